@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+// Opsplane: Swift FastCGI workers behind nginx on Postgres.
+// C libraries sit behind `C*` system-library targets; each Ops* library has one job.
+import PackageDescription
+
+let package = Package(
+    name: "opsplane",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "opsplane", targets: ["opsplane"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries (Debian -dev packages, found through pkg-config).
+        .systemLibrary(name: "CFCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // JSON values, parsed and printed by libjansson.
+        .target(name: "OpsJSON", dependencies: ["CJansson"]),
+        // SHA-256, HMAC, secure random and constant-time compare from libcrypto.
+        .target(name: "OpsCrypto", dependencies: ["CCrypto"]),
+        // Structured JSON log lines.
+        .target(name: "OpsLog", dependencies: ["OpsJSON"]),
+        // Configuration from environment variables: parsing and validation only.
+        .target(name: "OpsConfig"),
+        // HTTP model without I/O: request, response, router, query parsing, error envelope.
+        .target(name: "OpsHTTP", dependencies: ["OpsJSON"]),
+        // FastCGI transport: accept threads, signal handling, request reading, response writing.
+        .target(name: "OpsFastCGI", dependencies: ["CFCGI", "OpsHTTP", "OpsLog"]),
+        // Postgres access through libpq: connections, parameterised queries, errors.
+        .target(name: "OpsPostgres", dependencies: ["CPostgres"]),
+        // Numbered SQL migrations and their runner.
+        .target(name: "OpsMigrations", dependencies: ["OpsPostgres", "OpsCrypto"],
+                resources: [.copy("SQL")]),
+        // API tokens: generation, hashing, storage.
+        .target(name: "OpsAuth", dependencies: ["OpsPostgres", "OpsCrypto"]),
+        // The route table and its handlers.
+        .target(name: "OpsAPI", dependencies: ["OpsHTTP", "OpsJSON", "OpsPostgres", "OpsConfig",
+                                               "OpsLog", "OpsMigrations"]),
+        .executableTarget(name: "opsplane", dependencies: [
+            "OpsAPI", "OpsFastCGI", "OpsConfig", "OpsLog", "OpsMigrations", "OpsAuth", "OpsPostgres",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "OpsJSONTests", dependencies: ["OpsJSON"]),
+        .testTarget(name: "OpsHTTPTests", dependencies: ["OpsHTTP", "OpsJSON"]),
+        .testTarget(name: "OpsConfigTests", dependencies: ["OpsConfig"]),
+        .testTarget(name: "OpsCryptoTests", dependencies: ["OpsCrypto"]),
+        .testTarget(name: "OpsMigrationsTests", dependencies: ["OpsMigrations", "OpsPostgres"]),
+        .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,77 @@
+import OpsCrypto
+import OpsPostgres
+
+public enum TokenStoreError: Error, CustomStringConvertible, Equatable {
+    case nameTaken(String)
+    case notFound(String)
+
+    public var description: String {
+        switch self {
+        case .nameTaken(let n): return "a live token named '\(n)' exists already; revoke it or pick another name"
+        case .notFound(let n): return "no live token with id or name '\(n)'"
+        }
+    }
+}
+
+/// `ops.api_tokens` access. Every statement is parameterised.
+public struct TokenStore {
+    let connection: PGConnection
+
+    public init(connection: PGConnection) {
+        self.connection = connection
+    }
+
+    /// Creates a token and returns it; this is the only time the token is visible.
+    /// `expiresInSeconds` nil = never expires.
+    public func create(name: String, role: Role, expiresInSeconds: Int? = nil) throws -> String {
+        let token = APITokenFormat.generate()
+        do {
+            try connection.query("""
+                INSERT INTO ops.api_tokens (name, role, token_sha256, expires_at)
+                VALUES ($1, $2, decode($3, 'hex'), now() + make_interval(secs => $4::double precision))
+                """, [name, role.rawValue, Crypto.hex(APITokenFormat.hash(token)), expiresInSeconds.map(String.init)])
+        } catch let error as PGError where error.isUniqueViolation {
+            throw TokenStoreError.nameTaken(name)
+        }
+        return token
+    }
+
+    public func list(includeRevoked: Bool = false) throws -> [APITokenRecord] {
+        let r = try connection.query("""
+            SELECT id, name, role, \(iso("created_at")), \(iso("last_used_at")), \(iso("expires_at")), \(iso("revoked_at"))
+            FROM ops.api_tokens WHERE $1::boolean OR revoked_at IS NULL ORDER BY id
+            """, [includeRevoked ? "true" : "false"])
+        return (0..<r.rowCount).map { i in
+            APITokenRecord(id: r.int(i, 0)!, name: r.string(i, 1)!, role: r.string(i, 2)!,
+                           createdAt: r.string(i, 3)!, lastUsedAt: r.string(i, 4),
+                           expiresAt: r.string(i, 5), revokedAt: r.string(i, 6))
+        }
+    }
+
+    /// Revokes the live token with this id or name.
+    public func revoke(_ idOrName: String) throws {
+        let r = try connection.query("""
+            UPDATE ops.api_tokens SET revoked_at = now()
+            WHERE revoked_at IS NULL AND (name = $1 OR id::text = $1)
+            """, [idOrName])
+        if r.affectedRows == 0 { throw TokenStoreError.notFound(idOrName) }
+    }
+
+    /// The role and name of a live, unexpired token, or nil. The lookup is by hash, so the
+    /// comparison happens on a digest an attacker cannot steer byte by byte.
+    public func authenticate(_ token: String) throws -> (role: Role, name: String)? {
+        guard APITokenFormat.looksValid(token) else { return nil }
+        let r = try connection.query("""
+            UPDATE ops.api_tokens SET last_used_at = now()
+            WHERE token_sha256 = decode($1, 'hex') AND revoked_at IS NULL
+              AND (expires_at IS NULL OR expires_at > now())
+            RETURNING role, name
+            """, [Crypto.hex(APITokenFormat.hash(token))])
+        guard r.rowCount == 1, let role = r.string(0, 0).flatMap(Role.init(rawValue:)) else { return nil }
+        return (role, r.string(0, 1)!)
+    }
+
+    private func iso(_ column: String) -> String {
+        "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    }
+}

@@ -1,0 +1,82 @@
+/// Opsplane's configuration, read from environment variables. Every variable is documented in
+/// README.md ("Configuration"); defaults suit the embedded `make run` stack.
+public struct Config: Equatable, Sendable {
+    /// libpq connection string or URL (`OPS_DATABASE_URL`).
+    public var databaseURL: String
+    /// Unix socket the FastCGI worker listens on (`OPS_FCGI_SOCKET`).
+    public var fcgiSocket: String
+    /// Accept threads per worker process, each with its own Postgres connection (`OPS_FCGI_THREADS`).
+    public var fcgiThreads: Int
+    /// listen(2) backlog of the worker socket (`OPS_FCGI_BACKLOG`).
+    public var fcgiBacklog: Int
+    /// Hard cap on request bodies, in bytes (`OPS_MAX_BODY_BYTES`).
+    public var maxBodyBytes: Int
+    /// Minimum log level: debug|info|warn|error (`OPS_LOG_LEVEL`).
+    public var logLevel: String
+    /// Seconds libpq waits for a connection (`OPS_DB_CONNECT_TIMEOUT_S`).
+    public var dbConnectTimeoutSeconds: Int
+    /// Per-statement timeout in milliseconds, 0 = none (`OPS_DB_STATEMENT_TIMEOUT_MS`).
+    public var dbStatementTimeoutMillis: Int
+    /// Directory of numbered `.sql` migrations; empty = the ones built into the binary
+    /// (`OPS_MIGRATIONS_DIR`).
+    public var migrationsDirectory: String
+    /// Seconds a stopping worker waits for requests in flight before it exits anyway
+    /// (`OPS_SHUTDOWN_GRACE_S`).
+    public var shutdownGraceSeconds: Int
+
+    public static let defaults = Config(
+        databaseURL: "postgresql://opsplane@127.0.0.1:5432/opsplane",
+        fcgiSocket: ".opsplane/run/fcgi-0.sock",
+        fcgiThreads: 4,
+        fcgiBacklog: 128,
+        maxBodyBytes: 1_048_576,
+        logLevel: "info",
+        dbConnectTimeoutSeconds: 3,
+        dbStatementTimeoutMillis: 5000,
+        migrationsDirectory: "",
+        shutdownGraceSeconds: 9
+    )
+
+    /// A variable with a value that cannot be used. The message names the variable, the value
+    /// and what would be accepted.
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
+        public let variable: String
+        public let value: String
+        public let expected: String
+        public var description: String { "\(variable)=\(value) is not valid: expected \(expected)." }
+    }
+
+    /// Reads the variables from `environment`, falling back to `defaults`. Empty values count
+    /// as unset.
+    public static func from(environment env: [String: String]) throws(Invalid) -> Config {
+        var c = Config.defaults
+        func value(_ name: String) -> String? {
+            guard let v = env[name], !v.isEmpty else { return nil }
+            return v
+        }
+        func int(_ name: String, _ range: ClosedRange<Int>) throws(Invalid) -> Int? {
+            guard let raw = value(name) else { return nil }
+            guard let v = Int(raw), range.contains(v) else {
+                throw Invalid(variable: name, value: raw,
+                              expected: "an integer from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return v
+        }
+        if let v = value("OPS_DATABASE_URL") { c.databaseURL = v }
+        if let v = value("OPS_FCGI_SOCKET") { c.fcgiSocket = v }
+        if let v = try int("OPS_FCGI_THREADS", 1...256) { c.fcgiThreads = v }
+        if let v = try int("OPS_FCGI_BACKLOG", 1...65535) { c.fcgiBacklog = v }
+        if let v = try int("OPS_MAX_BODY_BYTES", 1024...(64 << 20)) { c.maxBodyBytes = v }
+        if let v = value("OPS_LOG_LEVEL") {
+            guard ["debug", "info", "warn", "error"].contains(v.lowercased()) else {
+                throw Invalid(variable: "OPS_LOG_LEVEL", value: v, expected: "one of debug, info, warn, error")
+            }
+            c.logLevel = v.lowercased()
+        }
+        if let v = try int("OPS_DB_CONNECT_TIMEOUT_S", 1...120) { c.dbConnectTimeoutSeconds = v }
+        if let v = try int("OPS_DB_STATEMENT_TIMEOUT_MS", 0...3_600_000) { c.dbStatementTimeoutMillis = v }
+        if let v = value("OPS_MIGRATIONS_DIR") { c.migrationsDirectory = v }
+        if let v = try int("OPS_SHUTDOWN_GRACE_S", 1...300) { c.shutdownGraceSeconds = v }
+        return c
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import OpsAPI
+import OpsFastCGI
+import OpsHTTP
+
+struct FcgiCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fcgi",
+        abstract: "Run a FastCGI worker on a unix socket (stops cleanly on SIGTERM).")
+
+    @Option(help: "Unix socket path (default: OPS_FCGI_SOCKET).")
+    var socket: String?
+
+    @Option(help: "Accept threads, each with its own Postgres connection (default: OPS_FCGI_THREADS).")
+    var threads: Int?
+
+    func run() throws {
+        var config = try loadConfig()
+        if let socket { config.fcgiSocket = socket }
+        if let threads {
+            guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1 to 256") }
+            config.fcgiThreads = threads
+        }
+        let logger = makeLogger(config, component: "fcgi")
+        let options = FastCGIServer.Options(socketPath: config.fcgiSocket, threads: config.fcgiThreads,
+                                            backlog: config.fcgiBacklog, maxBodyBytes: config.maxBodyBytes,
+                                            shutdownGraceSeconds: config.shutdownGraceSeconds)
+        let router = Routes.router()
+        let server = FastCGIServer(options: options, logger: logger) { index in
+            let context = AppContext(config: config, logger: logger, applicationName: "opsplane-fcgi-\(index)")
+            return { request in
+                router.dispatch(request, context: context) { error, request in
+                    mapError(error, request, logger: logger)
+                }
+            }
+        }
+        do {
+            try server.run()
+        } catch let error as FastCGIServer.StartError {
+            logger.error("worker could not start", [("error", .string(error.description))])
+            throw ExitCode(1)
+        }
+    }
+}

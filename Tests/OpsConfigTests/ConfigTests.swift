@@ -1,0 +1,43 @@
+import Testing
+@testable import OpsConfig
+
+@Suite struct ConfigTests {
+    @Test func defaultsWhenNothingIsSet() throws {
+        #expect(try Config.from(environment: [:]) == Config.defaults)
+    }
+
+    @Test func readsEveryVariable() throws {
+        let c = try Config.from(environment: [
+            "OPS_DATABASE_URL": "postgresql://u:p@127.0.0.1:5555/db", "OPS_FCGI_SOCKET": "/tmp/s.sock",
+            "OPS_FCGI_THREADS": "8", "OPS_FCGI_BACKLOG": "64", "OPS_MAX_BODY_BYTES": "2048",
+            "OPS_LOG_LEVEL": "DEBUG", "OPS_DB_CONNECT_TIMEOUT_S": "7", "OPS_DB_STATEMENT_TIMEOUT_MS": "0",
+            "OPS_MIGRATIONS_DIR": "/m", "OPS_SHUTDOWN_GRACE_S": "4",
+        ])
+        #expect(c.databaseURL == "postgresql://u:p@127.0.0.1:5555/db")
+        #expect(c.fcgiSocket == "/tmp/s.sock")
+        #expect(c.fcgiThreads == 8)
+        #expect(c.fcgiBacklog == 64)
+        #expect(c.maxBodyBytes == 2048)
+        #expect(c.logLevel == "debug")
+        #expect(c.dbConnectTimeoutSeconds == 7)
+        #expect(c.dbStatementTimeoutMillis == 0)
+        #expect(c.migrationsDirectory == "/m")
+        #expect(c.shutdownGraceSeconds == 4)
+    }
+
+    @Test func emptyValueMeansDefault() throws {
+        #expect(try Config.from(environment: ["OPS_FCGI_THREADS": ""]).fcgiThreads == Config.defaults.fcgiThreads)
+    }
+
+    @Test(arguments: [("OPS_FCGI_THREADS", "zero"), ("OPS_FCGI_THREADS", "0"), ("OPS_MAX_BODY_BYTES", "-1"),
+                      ("OPS_LOG_LEVEL", "loud"), ("OPS_SHUTDOWN_GRACE_S", "99999")])
+    func invalidValueNamesTheVariable(_ name: String, _ value: String) {
+        do {
+            _ = try Config.from(environment: [name: value])
+            Issue.record("\(name)=\(value) was accepted")
+        } catch {
+            #expect(error.variable == name)
+            #expect(error.description.contains(value))
+        }
+    }
+}
