@@ -38,10 +38,10 @@ let package = Package(
         .target(name: "OpsMigrations", dependencies: ["OpsPostgres", "OpsCrypto"],
                 resources: [.copy("SQL")]),
         // API tokens: generation, hashing, storage.
-        .target(name: "OpsAuth", dependencies: ["OpsPostgres", "OpsCrypto"]),
+        .target(name: "OpsAuth", dependencies: ["OpsPostgres", "OpsCrypto", "OpsJSON"]),
         // The route table and its handlers.
         .target(name: "OpsAPI", dependencies: ["OpsHTTP", "OpsJSON", "OpsPostgres", "OpsConfig",
-                                               "OpsLog", "OpsMigrations"]),
+                                               "OpsLog", "OpsMigrations", "OpsAuth", "OpsCrypto"]),
         .executableTarget(name: "opsplane", dependencies: [
             "OpsAPI", "OpsFastCGI", "OpsConfig", "OpsLog", "OpsMigrations", "OpsAuth", "OpsPostgres",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "OpsConfigTests", dependencies: ["OpsConfig"]),
         .testTarget(name: "OpsCryptoTests", dependencies: ["OpsCrypto"]),
         .testTarget(name: "OpsMigrationsTests", dependencies: ["OpsMigrations", "OpsPostgres"]),
+        .testTarget(name: "OpsAuthTests", dependencies: ["OpsAuth", "OpsJSON"]),
         .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),
     ],
     swiftLanguageModes: [.v5]

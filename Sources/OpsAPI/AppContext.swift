@@ -8,6 +8,7 @@ public final class AppContext {
     public let config: Config
     public let logger: Logger
     public let database: DatabaseSession
+    let authenticator: Authenticator
 
     public init(config: Config, logger: Logger, applicationName: String) {
         self.config = config
@@ -15,5 +16,6 @@ public final class AppContext {
         self.database = DatabaseSession(url: config.databaseURL, applicationName: applicationName,
                                         connectTimeoutSeconds: config.dbConnectTimeoutSeconds,
                                         statementTimeoutMillis: config.dbStatementTimeoutMillis)
+        self.authenticator = Authenticator(config: config)
     }
 }

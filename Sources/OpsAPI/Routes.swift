@@ -9,6 +9,12 @@ public enum Routes {
                   summary: "Liveness with a database round-trip", handler: HealthRoutes.healthz),
             Route("GET", "/api/ops/ping", access: .publicRoute,
                   summary: "Hello world without the database", handler: HealthRoutes.ping),
+            Route("POST", "/api/ops/login", access: .publicRoute,
+                  summary: "Exchange an API token or JWT for a session cookie", handler: AuthRoutes.login),
+            Route("POST", "/api/ops/logout", access: .publicRoute,
+                  summary: "Clear the session cookie", handler: AuthRoutes.logout),
+            Route("GET", "/api/ops/whoami", access: .authenticated,
+                  summary: "The caller's subject and role", handler: AuthRoutes.whoami),
         ]
     }
 

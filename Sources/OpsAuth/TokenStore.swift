@@ -58,14 +58,22 @@ public struct TokenStore {
     }
 
     /// The role and name of a live, unexpired token, or nil. The lookup is by hash, so the
-    /// comparison happens on a digest an attacker cannot steer byte by byte.
+    /// comparison happens on a digest an attacker cannot steer byte by byte. `last_used_at`
+    /// is written at most once a minute per token, so authentication is a read, not a write,
+    /// on the hot path.
     public func authenticate(_ token: String) throws -> (role: Role, name: String)? {
         guard APITokenFormat.looksValid(token) else { return nil }
         let r = try connection.query("""
-            UPDATE ops.api_tokens SET last_used_at = now()
-            WHERE token_sha256 = decode($1, 'hex') AND revoked_at IS NULL
-              AND (expires_at IS NULL OR expires_at > now())
-            RETURNING role, name
+            WITH live AS (
+                SELECT id, role, name, last_used_at FROM ops.api_tokens
+                WHERE token_sha256 = decode($1, 'hex') AND revoked_at IS NULL
+                  AND (expires_at IS NULL OR expires_at > now())
+            ), touched AS (
+                UPDATE ops.api_tokens SET last_used_at = now()
+                WHERE id IN (SELECT id FROM live
+                             WHERE last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
+            )
+            SELECT role, name FROM live
             """, [Crypto.hex(APITokenFormat.hash(token))])
         guard r.rowCount == 1, let role = r.string(0, 0).flatMap(Role.init(rawValue:)) else { return nil }
         return (role, r.string(0, 1)!)

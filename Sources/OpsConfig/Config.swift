@@ -23,6 +23,17 @@ public struct Config: Equatable, Sendable {
     /// Seconds a stopping worker waits for requests in flight before it exits anyway
     /// (`OPS_SHUTDOWN_GRACE_S`).
     public var shutdownGraceSeconds: Int
+    /// HMAC key of dashboard session cookies; empty = generated once and kept in the database
+    /// (`OPS_SESSION_SECRET`, at least 32 characters).
+    public var sessionSecret: String
+    /// Lifetime of a dashboard session in seconds (`OPS_SESSION_TTL_S`).
+    public var sessionTTLSeconds: Int
+    /// Shared secret of the host app's HS256 JWTs; empty = JWT sign-in off (`OPS_JWT_HS256_SECRET`).
+    public var jwtSecret: String
+    /// JWT claim that marks an admin: true, "admin" or an array holding "admin" (`OPS_JWT_ADMIN_CLAIM`).
+    public var jwtAdminClaim: String
+    /// Cookie that may carry the host app's JWT, besides `Authorization: Bearer` (`OPS_JWT_COOKIE`).
+    public var jwtCookie: String
 
     public static let defaults = Config(
         databaseURL: "postgresql://opsplane@127.0.0.1:5432/opsplane",
@@ -34,7 +45,12 @@ public struct Config: Equatable, Sendable {
         dbConnectTimeoutSeconds: 3,
         dbStatementTimeoutMillis: 5000,
         migrationsDirectory: "",
-        shutdownGraceSeconds: 9
+        shutdownGraceSeconds: 9,
+        sessionSecret: "",
+        sessionTTLSeconds: 43200,
+        jwtSecret: "",
+        jwtAdminClaim: "is_admin",
+        jwtCookie: ""
     )
 
     /// A variable with a value that cannot be used. The message names the variable, the value
@@ -77,6 +93,23 @@ public struct Config: Equatable, Sendable {
         if let v = try int("OPS_DB_STATEMENT_TIMEOUT_MS", 0...3_600_000) { c.dbStatementTimeoutMillis = v }
         if let v = value("OPS_MIGRATIONS_DIR") { c.migrationsDirectory = v }
         if let v = try int("OPS_SHUTDOWN_GRACE_S", 1...300) { c.shutdownGraceSeconds = v }
+        if let v = value("OPS_SESSION_SECRET") {
+            guard v.utf8.count >= 32 else {
+                throw Invalid(variable: "OPS_SESSION_SECRET", value: "(\(v.utf8.count) characters)",
+                              expected: "at least 32 characters")
+            }
+            c.sessionSecret = v
+        }
+        if let v = try int("OPS_SESSION_TTL_S", 60...2_592_000) { c.sessionTTLSeconds = v }
+        if let v = value("OPS_JWT_HS256_SECRET") {
+            guard v.utf8.count >= 32 else {
+                throw Invalid(variable: "OPS_JWT_HS256_SECRET", value: "(\(v.utf8.count) characters)",
+                              expected: "at least 32 characters (256 bits)")
+            }
+            c.jwtSecret = v
+        }
+        if let v = value("OPS_JWT_ADMIN_CLAIM") { c.jwtAdminClaim = v }
+        if let v = value("OPS_JWT_COOKIE") { c.jwtCookie = v }
         return c
     }
 }

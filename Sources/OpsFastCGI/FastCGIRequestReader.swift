@@ -16,6 +16,7 @@ struct FastCGIParams {
     var proxyRequestID: String?
     var role: String?
     var subject: String?
+    var isAuthSubrequest = false
     /// HTTP_* parameters as lowercase header names (`HTTP_X_REQUEST_ID` → `x-request-id`).
     var headers: [String: String] = [:]
 
@@ -43,6 +44,7 @@ struct FastCGIParams {
             // client header can produce them.
             case "OPS_ROLE": role = value.isEmpty ? nil : value
             case "OPS_SUBJECT": subject = value.isEmpty ? nil : value
+            case "OPS_AUTH_REQUEST": isAuthSubrequest = value == "1"
             default: break
             }
         }

@@ -174,7 +174,8 @@ public final class FastCGIServer {
             }
             let request = Request(method: params.method, rawPath: rawPath, segments: segments, query: query,
                                   headers: params.headers, body: body, remoteAddress: params.remoteAddress,
-                                  requestID: requestID, role: params.role, subject: params.subject)
+                                  requestID: requestID, role: params.role, subject: params.subject,
+                                  isAuthSubrequest: params.isAuthSubrequest)
             response = handler(request)
         } catch {
             response = .error(error)
@@ -185,6 +186,7 @@ public final class FastCGIServer {
         logger.log(level, "request", [
             ("request_id", .string(requestID)), ("method", .string(params.method)),
             ("path", .string(String(rawPath.prefix(512)))), ("status", .int(Int64(response.status))),
+            ("auth", .bool(params.isAuthSubrequest)),
             ("dur_ms", .double(((Timestamp.monotonicMillis() - start) * 1000).rounded() / 1000)),
         ])
     }

@@ -16,12 +16,15 @@ public struct Request: Sendable {
     /// client header can produce (`OPS_ROLE`, `OPS_SUBJECT`).
     public let role: String?
     public let subject: String?
+    /// True for nginx's `auth_request` subrequest (FastCGI param `OPS_AUTH_REQUEST=1`); its
+    /// method and URI are those of the request being authorised.
+    public let isAuthSubrequest: Bool
     /// Filled by the router from `{name}` pattern segments.
     public var pathParameters: [String: String] = [:]
 
     public init(method: String, rawPath: String, segments: [String], query: QueryString,
                 headers: [String: String], body: [UInt8], remoteAddress: String, requestID: String,
-                role: String?, subject: String?) {
+                role: String?, subject: String?, isAuthSubrequest: Bool = false) {
         self.method = method
         self.rawPath = rawPath
         self.segments = segments
@@ -32,6 +35,7 @@ public struct Request: Sendable {
         self.requestID = requestID
         self.role = role
         self.subject = subject
+        self.isAuthSubrequest = isAuthSubrequest
     }
 
     public var path: String { "/" + segments.joined(separator: "/") }

@@ -28,11 +28,7 @@ struct FcgiCommand: ParsableCommand {
         let router = Routes.router()
         let server = FastCGIServer(options: options, logger: logger) { index in
             let context = AppContext(config: config, logger: logger, applicationName: "opsplane-fcgi-\(index)")
-            return { request in
-                router.dispatch(request, context: context) { error, request in
-                    mapError(error, request, logger: logger)
-                }
-            }
+            return Application(router: router, context: context).handle
         }
         do {
             try server.run()
