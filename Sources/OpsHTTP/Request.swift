@@ -47,11 +47,18 @@ public struct Request: Sendable {
     public static func decodePath(_ rawPath: String) throws(APIError) -> [String] {
         var segments: [String] = []
         for part in rawPath.split(separator: "/", omittingEmptySubsequences: true) {
+            let segment: String
             do {
-                segments.append(try PercentDecoding.decode(part, plusAsSpace: false))
+                segment = try PercentDecoding.decode(part, plusAsSpace: false)
             } catch {
                 throw APIError.badRequest("bad_path", "The request path is not valid: \(explain(error)).")
             }
+            // nginx picks its location on the normalised path; the workers route on the raw
+            // one. Refusing dot segments keeps the two from ever meaning different routes.
+            if segment == "." || segment == ".." {
+                throw APIError.badRequest("bad_path", "The request path must not contain '.' or '..' segments.")
+            }
+            segments.append(segment)
         }
         return segments
     }

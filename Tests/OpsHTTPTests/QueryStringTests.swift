@@ -48,6 +48,11 @@ import Testing
         #expect(try Request.decodePath("/a+b") == ["a+b"])
     }
 
+    @Test(arguments: ["/api/ops/../ops/healthz", "/api/./ops", "/api/%2e%2e/x", "/api/%2E/x"])
+    func dotSegmentsAre400(_ path: String) {
+        #expect(throws: APIError.self) { try Request.decodePath(path) }
+    }
+
     @Test func badEscapesInPathsAre400() {
         #expect(throws: APIError.self) { try Request.decodePath("/api/%zz") }
     }

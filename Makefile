@@ -1,0 +1,46 @@
+# Opsplane: the two commands are `make run` and `make test`.
+#   make run    install missing Debian packages (as root), build, start the embedded stack
+#               (Postgres, FastCGI workers, nginx on 127.0.0.1:$PORT, default 8080)
+#   make stop   stop that stack (only the processes it started, by pid)
+#   make test   isolated stack on a free port + swift test + Tests/e2e, always torn down
+#   make bench  wrk benchmarks, one table (bench/run.sh, see bench/README.md)
+# Variables are read from the environment or the command line (make run PORT=9090):
+# STATE, PORT, OPS_WORKERS, OPS_FCGI_THREADS, DEMO, and for make test TEST_STATE, TEST_PORT.
+# See deploy/stack.sh and deploy/test.sh.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+
+.PHONY: all deps build run stop status test bench clean
+# deps, then build, then the stack: the prerequisites are steps in order, also under make -j.
+.NOTPARALLEL:
+
+all: build
+
+# As root: apt-get install what is missing; otherwise print the apt-get line and fail.
+deps:
+	deploy/install-deps.sh
+
+build:
+	$(SWIFT) build -c release --product opsplane
+
+run: deps build
+	deploy/stack.sh up
+
+stop:
+	deploy/stack.sh down
+
+status:
+	deploy/stack.sh status
+
+test: deps build
+	deploy/test.sh
+
+bench: deps build
+	@if [ -f bench/run.sh ]; then bash bench/run.sh; else echo "bench/run.sh does not exist yet" >&2; exit 1; fi
+
+# Build output and the test stack's state. The `make run` state (.opsplane, your data) is
+# kept: `make stop` first, then remove it by hand if you want a new cluster.
+clean:
+	-STATE=$(CURDIR)/.opsplane-test deploy/stack.sh down
+	rm -rf .build .opsplane-test
