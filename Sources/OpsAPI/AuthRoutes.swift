@@ -15,6 +15,12 @@ enum AuthRoutes {
     /// only 2xx/401/403 from here (anything else becomes a 500 there), so a database outage
     /// while checking a token is answered 401 with `X-Ops-Error-Code: auth_unavailable`.
     static func check(_ request: Request, _ context: AppContext, router: Router<AppContext>) -> Response {
+        // Public routes, unknown paths and wrong methods pass without looking at credentials:
+        // a stale cookie must not block sign-in or a beacon, and the worker answers 404/405.
+        guard case .found(let route, _) = router.resolve(method: request.method, segments: request.segments),
+              route.access != .publicRoute else {
+            return .noContent()
+        }
         let identity: Identity?
         do {
             identity = try context.authenticator.authenticate(request, database: context.database)
@@ -27,20 +33,16 @@ enum AuthRoutes {
                                                             ("error", .string("\(error)"))])
             return refusal(401, "auth_unavailable", "Credentials cannot be checked right now; retry shortly.")
         }
-        if case .found(let route, _) = router.resolve(method: request.method, segments: request.segments),
-           let denied = route.access.check(role: identity?.role.rawValue) {
+        if let denied = route.access.check(role: identity?.role.rawValue) {
             return refusal(denied.status, denied.code, denied.message)
         }
         if let identity, identity.source == .session, mutating.contains(request.method),
            request.header(csrfHeader) == nil {
-            return refusal(403, "csrf", "Requests that change state need the X-Ops-CSRF header.")
+            return refusal(403, "csrf", "Requests that change state from a browser session need the X-Ops-CSRF header.")
         }
-        var headers: [HTTPHeader] = []
-        if let identity {
-            headers.append(HTTPHeader("X-Ops-Role", identity.role.rawValue))
-            headers.append(HTTPHeader("X-Ops-Subject", identity.subject))
-        }
-        return .noContent(headers: headers)
+        guard let identity else { return .noContent() }
+        return .noContent(headers: [HTTPHeader("X-Ops-Role", identity.role.rawValue),
+                                    HTTPHeader("X-Ops-Subject", identity.subject)])
     }
 
     /// nginx shows the code and message (through auth_request_set) in its JSON error body;

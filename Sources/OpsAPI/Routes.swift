@@ -15,6 +15,10 @@ public enum Routes {
                   summary: "Clear the session cookie", handler: AuthRoutes.logout),
             Route("GET", "/api/ops/whoami", access: .authenticated,
                   summary: "The caller's subject and role", handler: AuthRoutes.whoami),
+            Route("GET", "/api/ops/tokens", access: .admin,
+                  summary: "API tokens (never the secrets)", handler: TokenRoutes.list),
+            Route("POST", "/api/ops/tokens/{id}/revoke", access: .admin,
+                  summary: "Revoke an API token", handler: TokenRoutes.revoke),
         ]
     }
 

@@ -57,6 +57,13 @@ public struct TokenStore {
         if r.affectedRows == 0 { throw TokenStoreError.notFound(idOrName) }
     }
 
+    /// Revokes the live token with this id (names are not considered).
+    public func revoke(id: Int64) throws {
+        let r = try connection.query(
+            "UPDATE ops.api_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND id = $1::bigint", [String(id)])
+        if r.affectedRows == 0 { throw TokenStoreError.notFound(String(id)) }
+    }
+
     /// The role and name of a live, unexpired token, or nil. The lookup is by hash, so the
     /// comparison happens on a digest an attacker cannot steer byte by byte. `last_used_at`
     /// is written at most once a minute per token, so authentication is a read, not a write,
