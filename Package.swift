@@ -34,6 +34,11 @@ let package = Package(
         .target(name: "OpsFastCGI", dependencies: ["CFCGI", "OpsHTTP", "OpsLog"]),
         // Postgres access through libpq: connections, parameterised queries, errors.
         .target(name: "OpsPostgres", dependencies: ["CPostgres"]),
+        // Activity ledger logic without I/O: record validation, run lifecycle, UTC windows,
+        // percentiles, budgets, cache policy.
+        .target(name: "OpsActivity", dependencies: ["OpsJSON"]),
+        // Activity ledger storage and queries (libpq).
+        .target(name: "OpsLedger", dependencies: ["OpsActivity", "OpsPostgres", "OpsJSON"]),
         // Numbered SQL migrations and their runner.
         .target(name: "OpsMigrations", dependencies: ["OpsPostgres", "OpsCrypto"],
                 resources: [.copy("SQL")]),
@@ -41,7 +46,8 @@ let package = Package(
         .target(name: "OpsAuth", dependencies: ["OpsPostgres", "OpsCrypto", "OpsJSON"]),
         // The route table and its handlers.
         .target(name: "OpsAPI", dependencies: ["OpsHTTP", "OpsJSON", "OpsPostgres", "OpsConfig",
-                                               "OpsLog", "OpsMigrations", "OpsAuth", "OpsCrypto"]),
+                                               "OpsLog", "OpsMigrations", "OpsAuth", "OpsCrypto",
+                                               "OpsActivity", "OpsLedger"]),
         .executableTarget(name: "opsplane", dependencies: [
             "OpsAPI", "OpsFastCGI", "OpsConfig", "OpsLog", "OpsMigrations", "OpsAuth", "OpsPostgres",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -52,6 +58,7 @@ let package = Package(
         .testTarget(name: "OpsConfigTests", dependencies: ["OpsConfig"]),
         .testTarget(name: "OpsCryptoTests", dependencies: ["OpsCrypto"]),
         .testTarget(name: "OpsMigrationsTests", dependencies: ["OpsMigrations", "OpsPostgres"]),
+        .testTarget(name: "OpsActivityTests", dependencies: ["OpsActivity", "OpsJSON"]),
         .testTarget(name: "OpsAuthTests", dependencies: ["OpsAuth", "OpsJSON"]),
         .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),
     ],

@@ -34,6 +34,17 @@ public struct Config: Equatable, Sendable {
     public var jwtAdminClaim: String
     /// Cookie that may carry the host app's JWT, besides `Authorization: Bearer` (`OPS_JWT_COOKIE`).
     public var jwtCookie: String
+    /// Daily spend limit per user in cents, 0 = off (`DAILY_COST_PER_USER_CENTS`).
+    public var dailyCostPerUserCents: Int64
+    /// Daily spend limit for everyone together in cents, 0 = off (`DAILY_COST_GLOBAL_CENTS`).
+    public var dailyCostGlobalCents: Int64
+    /// Runs a non-admin user may start per day, 0 = off (`DAILY_RUNS_PER_USER`).
+    public var dailyRunsPerUser: Int64
+    /// Longest time an expensive aggregate answer is served from cache (`OPS_CACHE_MAX_AGE_MS`).
+    public var cacheMaxAgeMillis: Int
+    /// Answers that took at most this long to compute are recomputed whenever data changed,
+    /// so they are always exact (`OPS_CACHE_CHEAP_MS`).
+    public var cacheCheapMillis: Int
 
     public static let defaults = Config(
         databaseURL: "postgresql://opsplane@127.0.0.1:5432/opsplane",
@@ -50,7 +61,12 @@ public struct Config: Equatable, Sendable {
         sessionTTLSeconds: 43200,
         jwtSecret: "",
         jwtAdminClaim: "is_admin",
-        jwtCookie: ""
+        jwtCookie: "",
+        dailyCostPerUserCents: 0,
+        dailyCostGlobalCents: 0,
+        dailyRunsPerUser: 0,
+        cacheMaxAgeMillis: 2000,
+        cacheCheapMillis: 25
     )
 
     /// A variable with a value that cannot be used. The message names the variable, the value
@@ -110,6 +126,11 @@ public struct Config: Equatable, Sendable {
         }
         if let v = value("OPS_JWT_ADMIN_CLAIM") { c.jwtAdminClaim = v }
         if let v = value("OPS_JWT_COOKIE") { c.jwtCookie = v }
+        if let v = try int("DAILY_COST_PER_USER_CENTS", 0...1_000_000_000) { c.dailyCostPerUserCents = Int64(v) }
+        if let v = try int("DAILY_COST_GLOBAL_CENTS", 0...1_000_000_000) { c.dailyCostGlobalCents = Int64(v) }
+        if let v = try int("DAILY_RUNS_PER_USER", 0...100_000_000) { c.dailyRunsPerUser = Int64(v) }
+        if let v = try int("OPS_CACHE_MAX_AGE_MS", 0...60_000) { c.cacheMaxAgeMillis = v }
+        if let v = try int("OPS_CACHE_CHEAP_MS", 0...10_000) { c.cacheCheapMillis = v }
         return c
     }
 }

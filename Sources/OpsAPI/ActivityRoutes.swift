@@ -1,0 +1,194 @@
+import OpsActivity
+import OpsHTTP
+import OpsJSON
+import OpsLedger
+import OpsPostgres
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The activity ledger's routes: ingest and budget check for the host app, and the KPI
+/// reads for admins. Aggregate reads go through the shared answer cache.
+enum ActivityRoutes {
+    static func now() -> UTCTime {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UTCTime(micros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec / 1000))
+    }
+
+    // MARK: ingest
+
+    /// `POST /api/ops/ingest`: NDJSON or a JSON array; per-record errors, good records kept.
+    static func ingest(_ request: Request, _ context: AppContext) throws -> Response {
+        let items: [Result<JSON, RecordError>]
+        do {
+            items = try BatchParser.parse(request.body, contentType: request.header("content-type"))
+        } catch {
+            throw APIError(status: error.status, code: error.code, message: error.message)
+        }
+        let validator = RecordValidator(now: now())
+        var errors: [JSON] = []
+        // The last record with an identity wins; earlier duplicates count as accepted.
+        var byIdentity: [String: Int] = [:]
+        var records: [IngestRecord] = []
+        for (index, item) in items.enumerated() {
+            let result = item.flatMap { validator.validate($0) }
+            switch result {
+            case .success(let record):
+                if let at = byIdentity[record.identity] {
+                    records[at] = record
+                } else {
+                    byIdentity[record.identity] = records.count
+                    records.append(record)
+                }
+            case .failure(let e):
+                errors.append(["index": .int(Int64(index)), "code": .string(e.code), "message": .string(e.message)])
+            }
+        }
+        let accepted = items.count - errors.count
+        if !records.isEmpty {
+            // A whole transaction: safe to repeat on a fresh connection after Postgres restarted.
+            let outcome = try context.database.run { try IngestStore(connection: $0).store(records) }
+            if outcome.events > 0 {
+                context.logger.debug("ingest", [("request_id", .string(request.requestID)),
+                                               ("changed", .int(Int64(outcome.changedRecords))), ("events", .int(Int64(outcome.events)))])
+            }
+        }
+        return .json(["accepted": .int(Int64(accepted)), "rejected": .int(Int64(errors.count)), "errors": .array(errors)])
+    }
+
+    // MARK: budget
+
+    /// `POST /api/ops/budget/check` `{"user_id", "is_admin"?}`.
+    static func budgetCheck(_ request: Request, _ context: AppContext) throws -> Response {
+        let body: JSON
+        do { body = try JSON.parse(request.body) } catch {
+            throw APIError.badRequest("invalid_json", "The body must be JSON like {\"user_id\":\"u-1\"}: \(error).")
+        }
+        guard let object = body.objectValue else {
+            throw APIError.badRequest("invalid_json", "The body must be a JSON object like {\"user_id\":\"u-1\"}.")
+        }
+        if let unknown = object.keys.first(where: { $0 != "user_id" && $0 != "is_admin" }) {
+            throw APIError.badRequest("unknown_field", "Unknown field '\(unknown.prefix(64))'; accepted: user_id, is_admin.")
+        }
+        let userID: String
+        switch object["user_id"] {
+        case .string(let s) where !s.isEmpty && s.utf8.count <= 200: userID = s
+        case .int(let i): userID = String(i)
+        default: throw APIError.badRequest("invalid_field", "'user_id' must be a non-empty string (or an integer).")
+        }
+        var isAdmin = false
+        if let v = object["is_admin"], v != .null {
+            guard let b = v.boolValue else { throw APIError.badRequest("invalid_field", "'is_admin' must be a boolean.") }
+            isAdmin = b
+        }
+        let config = context.config
+        let at = now()
+        let usage = try context.database.run { db in
+            try BudgetStore(connection: db, cache: cache(db, context)).usage(userID: userID, now: at)
+        }
+        let user = BudgetGauge(limitCents: config.dailyCostPerUserCents, usedUSD: usage.userSpentUSD)
+        let global = BudgetGauge(limitCents: config.dailyCostGlobalCents, usedUSD: usage.globalSpentUSD)
+        let decision = BudgetDecision.decide(user: user, global: global, runsUsed: usage.userRunsToday,
+                                             runsLimit: config.dailyRunsPerUser, isAdmin: isAdmin)
+        let answerJSON: JSON = [
+            "allowed": .bool(decision.allowed),
+            "user": ["user_id": .string(userID), "limit_cents": .int(user.limitCents), "used_usd": .double(roundUSD(user.usedUSD)),
+                     "percent": .from(user.percent)],
+            "global": ["limit_cents": .int(global.limitCents), "used_usd": .double(roundUSD(global.usedUSD)),
+                       "percent": .from(global.percent)],
+            "runs": ["limit": .int(config.dailyRunsPerUser), "used": .int(usage.userRunsToday)],
+        ]
+        var answer = answerJSON.objectValue!
+        if let reason = decision.reason { answer["reason"] = .string(reason) }
+        if decision.level != .ok {
+            try raiseBudgetAlert(decision, userID: userID, answer: .object(answer), context)
+        }
+        return .json(.object(answer), status: decision.allowed ? 200 : 429)
+    }
+
+    /// ≥ 80 %: a warning alert; denial: a critical alert and a `budget_denied` event. Both are
+    /// de-bounced for 10 minutes per user and level, so a host app that keeps asking does not
+    /// flood the ticker or Discord.
+    static func raiseBudgetAlert(_ decision: BudgetDecision, userID: String, answer: JSON, _ context: AppContext) throws {
+        let denied = decision.level == .denied
+        let scope = decision.reason == "global_budget" ? "global" : "user:\(userID)"
+        let title = denied ? "Budget exhausted (\(decision.reason ?? "limit")): run denied for \(userID)"
+                           : "Budget above 80 % for \(userID)"
+        try context.database.run { db in
+            let fired = try AlertStore(connection: db).fire(
+                rule: denied ? "budget_exhausted" : "budget_warning", severity: denied ? "critical" : "warning",
+                dedupeKey: "budget:\(denied ? "deny" : "warn"):\(scope)", title: title, detail: answer)
+            if denied && fired.isNew {
+                try EventLog(connection: db).append([("budget_denied", ["type": "budget_denied", "user_id": .string(userID),
+                                                                         "reason": .from(decision.reason), "alert_id": .int(fired.id)])])
+            }
+        }
+    }
+
+    // MARK: admin reads
+
+    static func cache(_ db: PGConnection, _ context: AppContext) -> AnswerCache {
+        AnswerCache(connection: db, policy: CachePolicy(maxAgeMillis: Double(context.config.cacheMaxAgeMillis),
+                                                        cheapMillis: Double(context.config.cacheCheapMillis)))
+    }
+
+    /// A cached JSON answer, sent as stored (no re-serialisation).
+    static func cachedAnswer(_ key: String, _ context: AppContext, compute: @escaping (ActivityQueries) throws -> JSON) throws -> Response {
+        let body = try context.database.run { db in
+            try cache(db, context).answer(key) { try compute(ActivityQueries(connection: db)).serialized() }
+        }
+        return Response(status: 200, headers: [HTTPHeader("Content-Type", "application/json"),
+                                                HTTPHeader("Cache-Control", "no-store")], body: Array(body.utf8))
+    }
+
+    static func summary(_ request: Request, _ context: AppContext) throws -> Response {
+        _ = try QueryParameters(request, allowed: [])
+        let t = now()
+        let limits = ActivityQueries.Limits(userCents: context.config.dailyCostPerUserCents,
+                                            globalCents: context.config.dailyCostGlobalCents)
+        return try cachedAnswer("summary:\(t.dateString):\(limits.userCents):\(limits.globalCents)", context) {
+            try $0.summary(now: t, limits: limits)
+        }
+    }
+
+    static func timeseries(_ request: Request, _ context: AppContext) throws -> Response {
+        let q = try QueryParameters(request, allowed: ["metric", "window"])
+        let metric = try q.choice("metric", ActivityQueries.Metric.self, fallback: nil)
+        let window = try q.choice("window", SeriesWindow.self, fallback: .today)
+        let t = now()
+        return try cachedAnswer("timeseries:\(metric.rawValue):\(window.rawValue):\(t.dateString)", context) {
+            try $0.timeseries(metric, window: window, now: t)
+        }
+    }
+
+    enum TopKind: String, CaseIterable { case agents, users, models }
+
+    static func top(_ request: Request, _ context: AppContext) throws -> Response {
+        let q = try QueryParameters(request, allowed: ["kind", "window", "limit"])
+        let kind = try q.choice("kind", TopKind.self, fallback: .agents)
+        let window = try q.choice("window", SeriesWindow.self, fallback: .today)
+        let limit = try q.integer("limit", in: 1...100, fallback: 5)
+        let t = now()
+        return try cachedAnswer("top:\(kind.rawValue):\(window.rawValue):\(limit):\(t.dateString)", context) { queries in
+            switch kind {
+            case .agents: return try queries.topAgents(window: window, now: t, limit: limit)
+            case .users: return try queries.topUsers(window: window, now: t, limit: limit)
+            case .models: return try queries.topModels(window: window, now: t, limit: limit)
+            }
+        }
+    }
+
+    static func overview(_ request: Request, _ context: AppContext) throws -> Response {
+        let q = try QueryParameters(request, allowed: ["period"])
+        let period = try q.choice("period", OverviewPeriod.self, fallback: .h24)
+        let t = now()
+        return try cachedAnswer("overview:\(period.rawValue)", context) { try $0.overview(period: period, now: t) }
+    }
+
+    static func queue(_ request: Request, _ context: AppContext) throws -> Response {
+        _ = try QueryParameters(request, allowed: [])
+        let t = now()
+        return .json(try context.database.run { try ActivityQueries(connection: $0).queues(now: t) })
+    }
+}

@@ -1,0 +1,233 @@
+import OpsActivity
+import OpsJSON
+import OpsPostgres
+
+/// The aggregate reads behind summary, timeseries, top, overview and queue. Every window is
+/// a half-open [start, end) range on an indexed timestamp; `now` comes from the caller so
+/// one answer uses one clock.
+public struct ActivityQueries {
+    let db: PGConnection
+
+    public init(connection: PGConnection) { self.db = connection }
+
+    public struct Limits: Sendable {
+        public let userCents: Int64
+        public let globalCents: Int64
+        public init(userCents: Int64, globalCents: Int64) {
+            self.userCents = userCents
+            self.globalCents = globalCents
+        }
+    }
+
+    // MARK: summary
+
+    public func summary(now: UTCTime, limits: Limits) throws -> JSON {
+        let (d0, d1) = SeriesWindow.today.bounds(now: now)
+        let p = [d0.sql, d1.sql]
+        let started = try db.query("SELECT count(*) FROM ops.runs WHERE started_at >= $1 AND started_at < $2", p)
+        let finished = try db.query("""
+            SELECT sum(cost_usd), count(cost_usd),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE status = 'success'),
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE status = 'success')
+            FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2
+            """, p)
+        let errors = try db.query("""
+            SELECT count(*) FROM ops.runs WHERE status = 'failed' AND finished_at > $1 AND finished_at <= $2
+            """, [now.adding(seconds: -3600).sql, now.sql])
+        let topUser = try db.query("""
+            SELECT user_id, sum(cost_usd) AS spent FROM ops.runs
+            WHERE finished_at >= $1 AND finished_at < $2 AND cost_usd IS NOT NULL AND user_id IS NOT NULL
+            GROUP BY user_id ORDER BY spent DESC, user_id LIMIT 1
+            """, p)
+        let active = try db.query("""
+            SELECT count(*) FROM (
+                SELECT user_id FROM ops.runs WHERE started_at > $1 AND started_at <= $2 AND user_id IS NOT NULL
+                UNION
+                SELECT user_id FROM ops.messages WHERE created_at > $1 AND created_at <= $2 AND user_id IS NOT NULL
+            ) u
+            """, [now.adding(seconds: -86_400).sql, now.sql])
+        let agents = try db.query("SELECT count(*), count(*) FILTER (WHERE schedule IS NOT NULL) FROM ops.agents")
+        let knownCosts = finished.int(0, 1) ?? 0
+        let spentToday = knownCosts > 0 ? finished.double(0, 0) ?? 0 : nil
+        let userGauge = BudgetGauge(limitCents: limits.userCents, usedUSD: topUser.rowCount > 0 ? topUser.double(0, 1) ?? 0 : 0)
+        let globalGauge = BudgetGauge(limitCents: limits.globalCents, usedUSD: spentToday ?? 0)
+        return [
+            "runs_today": .from(started.int(0, 0)),
+            "cost_today_usd": .from(spentToday.map(roundUSD)),
+            "budget_user": ["user_id": .from(topUser.rowCount > 0 ? topUser.string(0, 0) : nil),
+                            "limit_cents": .int(userGauge.limitCents), "used_usd": .double(roundUSD(userGauge.usedUSD)),
+                            "percent": .from(userGauge.percent)],
+            "budget_global": ["limit_cents": .int(globalGauge.limitCents), "used_usd": .double(roundUSD(globalGauge.usedUSD)),
+                              "percent": .from(globalGauge.percent)],
+            "active_users_24h": .from(active.int(0, 0)),
+            "agents_total": .from(agents.int(0, 0)),
+            "agents_scheduled": .from(agents.int(0, 1)),
+            "latency_ms": ["p50": .from(finished.double(0, 2)), "p95": .from(finished.double(0, 3))],
+            "errors_last_hour": .from(errors.int(0, 0)),
+            "top_agents_today": try topAgents(window: .today, now: now, limit: 5),
+            "generated_at": .string(now.iso8601),
+        ]
+    }
+
+    // MARK: top
+
+    /// Agents by runs started in the window, ties by agent_id; cost null when none known.
+    public func topAgents(window: SeriesWindow, now: UTCTime, limit: Int) throws -> JSON {
+        let (start, end) = window.bounds(now: now)
+        let r = try db.query("""
+            SELECT t.agent_id, a.name, a.owner_email, t.runs, t.cost, t.p95
+            FROM (
+                SELECT agent_id, count(*) AS runs, sum(cost_usd) AS cost,
+                       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
+                FROM ops.runs WHERE started_at >= $1 AND started_at < $2
+                GROUP BY agent_id ORDER BY runs DESC, agent_id ASC LIMIT $3
+            ) t LEFT JOIN ops.agents a ON a.agent_id = t.agent_id
+            ORDER BY t.runs DESC, t.agent_id ASC
+            """, [start.sql, end.sql, String(limit)])
+        return .array((0..<r.rowCount).map { i in
+            ["agent_id": .from(r.string(i, 0)), "name": .from(r.string(i, 1)), "owner_email": .from(r.string(i, 2)),
+             "runs": .from(r.int(i, 3)), "cost_usd": .from(r.double(i, 4).map(roundUSD)), "p95_ms": .from(r.double(i, 5))]
+        })
+    }
+
+    /// Users by runs started in the window, ties by user_id; with their known spend.
+    public func topUsers(window: SeriesWindow, now: UTCTime, limit: Int) throws -> JSON {
+        let (start, end) = window.bounds(now: now)
+        let r = try db.query("""
+            SELECT user_id, count(*) AS runs, sum(cost_usd) FROM ops.runs
+            WHERE started_at >= $1 AND started_at < $2 AND user_id IS NOT NULL
+            GROUP BY user_id ORDER BY runs DESC, user_id ASC LIMIT $3
+            """, [start.sql, end.sql, String(limit)])
+        return .array((0..<r.rowCount).map { i in
+            ["user_id": .from(r.string(i, 0)), "runs": .from(r.int(i, 1)), "cost_usd": .from(r.double(i, 2).map(roundUSD))]
+        })
+    }
+
+    /// Provider+model pairs by LLM calls in the window, ties by provider then model.
+    public func topModels(window: SeriesWindow, now: UTCTime, limit: Int) throws -> JSON {
+        let (start, end) = window.bounds(now: now)
+        let r = try db.query("""
+            SELECT provider, model, count(*) AS calls, coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),
+                   sum(cost_usd)
+            FROM ops.llm_calls WHERE ts >= $1 AND ts < $2
+            GROUP BY provider, model ORDER BY calls DESC, provider ASC, model ASC LIMIT $3
+            """, [start.sql, end.sql, String(limit)])
+        return .array((0..<r.rowCount).map { i in
+            ["provider": .from(r.string(i, 0)), "model": .from(r.string(i, 1)), "calls": .from(r.int(i, 2)),
+             "prompt_tokens": .from(r.int(i, 3)), "completion_tokens": .from(r.int(i, 4)),
+             "cost_usd": .from(r.double(i, 5).map(roundUSD))]
+        })
+    }
+
+    // MARK: timeseries
+
+    public enum Metric: String, CaseIterable, Sendable {
+        case runsByHour = "runs_by_hour", errorsByHour = "errors_by_hour", costByHour = "cost_by_hour"
+        public static var accepted: String { allCases.map(\.rawValue).joined(separator: ", ") }
+    }
+
+    /// Zero-filled points: hourly for today (`hour_iso`), daily for 7d/30d (`date`).
+    public func timeseries(_ metric: Metric, window: SeriesWindow, now: UTCTime) throws -> JSON {
+        let (start, end) = window.bounds(now: now)
+        let bucket = String(window.bucketSeconds)
+        let sql: String
+        switch metric {
+        case .runsByHour:
+            sql = "SELECT floor(extract(epoch FROM started_at) / $3)::bigint * $3, count(*) FROM ops.runs WHERE started_at >= $1 AND started_at < $2 GROUP BY 1"
+        case .errorsByHour:
+            sql = "SELECT floor(extract(epoch FROM finished_at) / $3)::bigint * $3, count(*) FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2 AND status = 'failed' GROUP BY 1"
+        case .costByHour:
+            sql = "SELECT floor(extract(epoch FROM finished_at) / $3)::bigint * $3, coalesce(sum(cost_usd), 0) FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2 GROUP BY 1"
+        }
+        let r = try db.query(sql, [start.sql, end.sql, bucket])
+        var values: [Int64: Double] = [:]
+        for i in 0..<r.rowCount { if let b = r.int(i, 0) { values[b] = r.double(i, 1) ?? 0 } }
+        let key = window == .today ? "hour_iso" : "date"
+        return .array(ZeroFill.series(window: window, now: now, values: values).map { p in
+            [key: .string(p.label), "value": metric == .costByHour ? .double(roundUSD(p.value)) : .int(Int64(p.value))]
+        })
+    }
+
+    // MARK: overview and queue
+
+    public func overview(period: OverviewPeriod, now: UTCTime) throws -> JSON {
+        let p = [now.adding(seconds: -period.seconds).sql, now.sql]
+        let runs = try db.query("""
+            SELECT status, count(*), avg(duration_ms) FILTER (WHERE status = 'success')
+            FROM ops.runs WHERE created_at > $1 AND created_at <= $2 GROUP BY status
+            """, p)
+        var byState = JSONObject(RunStatus.allCases.map { (key: $0.rawValue, value: JSON.int(0)) })
+        var total: Int64 = 0, avgRuntime: Double?
+        for i in 0..<runs.rowCount {
+            let n = runs.int(i, 1) ?? 0
+            byState[runs.string(i, 0) ?? ""] = .int(n)
+            total += n
+            if runs.string(i, 0) == "success" { avgRuntime = runs.double(i, 2) }
+        }
+        let success = byState["success"]?.intValue ?? 0, failed = byState["failed"]?.intValue ?? 0
+        let finished = success + failed
+        let llm = try db.query("""
+            SELECT provider, model, count(*) AS calls, coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),
+                   avg(latency_ms), count(*) FILTER (WHERE (status IS NOT NULL AND status <> 'ok') OR error_code IS NOT NULL),
+                   sum(cost_usd)
+            FROM ops.llm_calls WHERE ts > $1 AND ts <= $2
+            GROUP BY provider, model ORDER BY calls DESC, provider, model
+            """, p)
+        var calls: Int64 = 0, prompt: Int64 = 0, completion: Int64 = 0, errors: Int64 = 0, cost: Double?
+        var byModel: [JSON] = []
+        for i in 0..<llm.rowCount {
+            let c = llm.int(i, 2) ?? 0, pt = llm.int(i, 3) ?? 0, ct = llm.int(i, 4) ?? 0, e = llm.int(i, 6) ?? 0
+            calls += c; prompt += pt; completion += ct; errors += e
+            if let x = llm.double(i, 7) { cost = (cost ?? 0) + x }
+            byModel.append(["provider": .from(llm.string(i, 0)), "model": .from(llm.string(i, 1)), "calls": .int(c),
+                            "prompt_tokens": .int(pt), "completion_tokens": .int(ct), "total_tokens": .int(pt + ct),
+                            "avg_latency_ms": .from(llm.double(i, 5).map { ($0 * 10).rounded() / 10 }),
+                            "error_rate": .from(c > 0 ? rate(e, c) : nil), "cost_usd": .from(llm.double(i, 7).map(roundUSD))])
+        }
+        let failures = try db.query("""
+            SELECT r.run_id, r.agent_id, a.name, r.error, \(micros("r.finished_at"))
+            FROM ops.runs r LEFT JOIN ops.agents a ON a.agent_id = r.agent_id
+            WHERE r.status = 'failed' AND r.finished_at > $1 AND r.finished_at <= $2
+            ORDER BY r.finished_at DESC, r.run_id LIMIT 10
+            """, p)
+        return [
+            "period": .string(period.rawValue),
+            "runs": ["total": .int(total), "by_state": .object(byState),
+                     "success_rate": .from(finished > 0 ? rate(success, finished) : nil),
+                     "avg_runtime_ms": .from(avgRuntime.map { ($0 * 10).rounded() / 10 })],
+            "llm": ["calls": .int(calls), "prompt_tokens": .int(prompt), "completion_tokens": .int(completion),
+                    "total_tokens": .int(prompt + completion), "error_rate": .from(calls > 0 ? rate(errors, calls) : nil),
+                    "cost_usd": .from(cost.map(roundUSD)), "by_model": .array(byModel)],
+            "recent_failures": .array((0..<failures.rowCount).map { i in
+                ["run_id": .from(failures.string(i, 0)), "agent_id": .from(failures.string(i, 1)),
+                 "agent_name": .from(failures.string(i, 2)), "error": .from(failures.string(i, 3)),
+                 "finished_at": .from(failures.time(i, 4)?.iso8601)]
+            }),
+        ]
+    }
+
+    /// Queues as their latest heartbeats report them.
+    public func queues(now: UTCTime) throws -> JSON {
+        let r = try db.query("""
+            SELECT component, status, metrics::text, \(micros("ts"))
+            FROM ops.heartbeats WHERE component_type = 'queue' ORDER BY component
+            """)
+        var totalDepth: Int64 = 0
+        let items: [JSON] = (0..<r.rowCount).map { i in
+            let metrics = (try? JSON.parse(r.string(i, 2) ?? "{}")) ?? .object(JSONObject())
+            let depth = metrics["depth"]?.intValue
+            totalDepth += depth ?? 0
+            let ts = r.time(i, 3)
+            return ["component": .from(r.string(i, 0)), "status": .from(r.string(i, 1)), "depth": .from(depth),
+                    "processing_rate": .from(metrics["processing_rate"]?.doubleValue),
+                    "failed": .from(metrics["failed"]?.intValue), "ts": .from(ts?.iso8601),
+                    "age_s": .from(ts.map { Double(now.micros - $0.micros) / 1e6 }.map { ($0 * 10).rounded() / 10 })]
+        }
+        return ["queues": .array(items), "total_depth": .int(totalDepth)]
+    }
+}
+
+/// USD amounts keep 6 decimals in answers: enough for per-call costs, no float noise.
+public func roundUSD(_ v: Double) -> Double { (v * 1_000_000).rounded() / 1_000_000 }
+
+func rate(_ part: Int64, _ whole: Int64) -> Double { (Double(part) / Double(whole) * 10_000).rounded() / 10_000 }

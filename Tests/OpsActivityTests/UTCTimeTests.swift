@@ -1,0 +1,138 @@
+import Testing
+@testable import OpsActivity
+
+@Suite struct UTCTimeTests {
+    @Test func parsesZuluAndOffsets() throws {
+        #expect(try UTCTime.parse("2026-11-22T03:01:00Z").iso8601 == "2026-11-22T03:01:00Z")
+        #expect(try UTCTime.parse("2026-11-22T05:01:00+02:00").iso8601 == "2026-11-22T03:01:00Z")
+        #expect(try UTCTime.parse("2026-11-21T22:31:00-04:30").iso8601 == "2026-11-22T03:01:00Z")
+        #expect(try UTCTime.parse("2026-11-22 03:01:00.250z").iso8601 == "2026-11-22T03:01:00.25Z")
+    }
+
+    @Test func keepsMicroseconds() throws {
+        #expect(try UTCTime.parse("2026-11-22T03:01:00.123456789Z").micros % 1_000_000 == 123_456)
+    }
+
+    @Test func matchesKnownEpochs() throws {
+        #expect(try UTCTime.parse("1970-01-01T00:00:00Z").micros == 0)
+        #expect(try UTCTime.parse("2000-03-01T00:00:00Z").seconds == 951_868_800)
+        #expect(try UTCTime.parse("2024-02-29T12:00:00Z").seconds == 1_709_208_000)
+    }
+
+    @Test func refusesMissingOffset() {
+        #expect(throws: UTCTime.ParseError.missingOffset) { try UTCTime.parse("2026-11-22T03:01:00") }
+        #expect(throws: UTCTime.ParseError.missingOffset) { try UTCTime.parse("2026-11-22T03:01:00.5") }
+    }
+
+    @Test(arguments: ["", "yesterday", "2026-11-22", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-22T24:00:00Z",
+                      "2026-11-22T03:01:00+2", "2026-11-22T03:01:00Zjunk", "2026/11/22T03:01:00Z", "2025-02-29T00:00:00Z"])
+    func refusesMalformed(_ s: String) {
+        #expect(throws: UTCTime.ParseError.self) { try UTCTime.parse(s) }
+    }
+
+    @Test func dayAndHourBoundaries() throws {
+        let t = try UTCTime.parse("2026-11-22T23:30:00Z")
+        #expect(t.startOfDay.iso8601 == "2026-11-22T00:00:00Z")
+        #expect(t.startOfHour.iso8601 == "2026-11-22T23:00:00Z")
+        #expect(t.hourLabel == "23:00Z")
+        #expect(t.dateString == "2026-11-22")
+    }
+}
+
+@Suite struct PercentileTests {
+    @Test func interpolatesBetweenClosestRanks() {
+        #expect(Percentile.of([100, 200, 300, 400], 50) == 250)
+        #expect(Percentile.of([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95) == 9.55)
+        #expect(Percentile.of([4, 1, 3, 2], 0) == 1)
+        #expect(Percentile.of([4, 1, 3, 2], 100) == 4)
+    }
+
+    @Test func singleValueAndEmpty() {
+        #expect(Percentile.of([42], 95) == 42)
+        #expect(Percentile.of([], 50) == nil)
+    }
+}
+
+@Suite struct WindowTests {
+    let now = try! UTCTime.parse("2026-11-22T10:15:00Z")
+
+    @Test func todayIsTheUTCCalendarDay() {
+        let (s, e) = SeriesWindow.today.bounds(now: now)
+        #expect(s.iso8601 == "2026-11-22T00:00:00Z")
+        #expect(e.iso8601 == "2026-11-23T00:00:00Z")
+    }
+
+    @Test func sevenAndThirtyDaysEndToday() {
+        #expect(SeriesWindow.d7.bounds(now: now).start.iso8601 == "2026-11-16T00:00:00Z")
+        #expect(SeriesWindow.d30.bounds(now: now).start.iso8601 == "2026-10-24T00:00:00Z")
+        #expect(SeriesWindow.d30.buckets(now: now).count == 30)
+    }
+
+    @Test func todaySeriesHas24ZeroFilledHours() throws {
+        let ten = try UTCTime.parse("2026-11-22T10:00:00Z").seconds
+        let points = ZeroFill.series(window: .today, now: now, values: [ten: 7, 0: 99])
+        #expect(points.count == 24)
+        #expect(points.first?.label == "00:00Z")
+        #expect(points.last?.label == "23:00Z")
+        #expect(points[10] == SeriesPoint(label: "10:00Z", value: 7))
+        #expect(points.filter { $0.value != 0 }.count == 1, "a value outside the window must be ignored")
+    }
+
+    @Test func dailySeriesIsLabelledByDate() {
+        let points = ZeroFill.series(window: .d7, now: now, values: [:])
+        #expect(points.map(\.label) == ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21", "2026-11-22"])
+        #expect(points.allSatisfy { $0.value == 0 })
+    }
+}
+
+@Suite struct BudgetTests {
+    @Test func percentIsNullWhenDisabledAndMayExceed100() {
+        #expect(BudgetGauge(limitCents: 0, usedUSD: 5).percent == nil)
+        #expect(BudgetGauge(limitCents: 100, usedUSD: 0.5).percent == 50)
+        #expect(BudgetGauge(limitCents: 100, usedUSD: 2.5).percent == 250)
+    }
+
+    @Test func denyAtOrAbove100WarnAt80() {
+        let ok = BudgetGauge(limitCents: 0, usedUSD: 0)
+        #expect(BudgetDecision.decide(user: BudgetGauge(limitCents: 100, usedUSD: 1.0), global: ok, runsUsed: 0, runsLimit: 0,
+                                      isAdmin: false) == BudgetDecision(allowed: false, level: .denied, reason: "user_budget"))
+        #expect(BudgetDecision.decide(user: BudgetGauge(limitCents: 100, usedUSD: 0.8), global: ok, runsUsed: 0, runsLimit: 0,
+                                      isAdmin: false).level == .warning)
+        #expect(BudgetDecision.decide(user: BudgetGauge(limitCents: 100, usedUSD: 0.79), global: ok, runsUsed: 0, runsLimit: 0,
+                                      isAdmin: false).level == .ok)
+    }
+
+    @Test func globalAndRunCapsDeny() {
+        let ok = BudgetGauge(limitCents: 0, usedUSD: 0)
+        #expect(BudgetDecision.decide(user: ok, global: BudgetGauge(limitCents: 1000, usedUSD: 10), runsUsed: 0, runsLimit: 0,
+                                      isAdmin: false).reason == "global_budget")
+        #expect(BudgetDecision.decide(user: ok, global: ok, runsUsed: 3, runsLimit: 3, isAdmin: false).reason == "user_runs")
+        #expect(BudgetDecision.decide(user: ok, global: ok, runsUsed: 2, runsLimit: 3, isAdmin: false).allowed)
+    }
+
+    @Test func adminsAreExempt() {
+        let over = BudgetGauge(limitCents: 100, usedUSD: 5)
+        let d = BudgetDecision.decide(user: over, global: over, runsUsed: 99, runsLimit: 3, isAdmin: true)
+        #expect(d.allowed)
+        #expect(d.level == .warning)
+    }
+}
+
+@Suite struct CachePolicyTests {
+    let policy = CachePolicy(maxAgeMillis: 2000, cheapMillis: 25)
+
+    @Test func noCacheMeansCompute() {
+        #expect(policy.decide(nil, currentVersion: 1) == .recompute)
+    }
+
+    @Test func unchangedDataIsServedUntilMaxAge() {
+        #expect(policy.decide(.init(dataVersion: 5, ageMillis: 1999, computeMillis: 900), currentVersion: 5) == .serveCached)
+        #expect(policy.decide(.init(dataVersion: 5, ageMillis: 2000, computeMillis: 1), currentVersion: 5) == .recompute)
+    }
+
+    @Test func changedDataIsRecomputedWhenCheapElseAfterMaxAge() {
+        #expect(policy.decide(.init(dataVersion: 5, ageMillis: 10, computeMillis: 3), currentVersion: 6) == .recompute)
+        #expect(policy.decide(.init(dataVersion: 5, ageMillis: 10, computeMillis: 800), currentVersion: 6) == .serveCached)
+        #expect(policy.decide(.init(dataVersion: 5, ageMillis: 2500, computeMillis: 800), currentVersion: 6) == .recompute)
+    }
+}
