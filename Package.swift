@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "OpsActivity", dependencies: ["OpsJSON"]),
         // Activity ledger storage and queries (libpq).
         .target(name: "OpsLedger", dependencies: ["OpsActivity", "OpsPostgres", "OpsJSON"]),
+        // The demo workload generator (pure) and its loader through the ingest path.
+        .target(name: "OpsDemo", dependencies: ["OpsActivity", "OpsLedger", "OpsJSON", "OpsPostgres"]),
         // Numbered SQL migrations and their runner.
         .target(name: "OpsMigrations", dependencies: ["OpsPostgres", "OpsCrypto"],
                 resources: [.copy("SQL")]),
@@ -50,6 +52,7 @@ let package = Package(
                                                "OpsActivity", "OpsLedger"]),
         .executableTarget(name: "opsplane", dependencies: [
             "OpsAPI", "OpsFastCGI", "OpsConfig", "OpsLog", "OpsMigrations", "OpsAuth", "OpsPostgres",
+            "OpsDemo", "OpsActivity", "OpsJSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
