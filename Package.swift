@@ -11,6 +11,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
         // C libraries (Debian -dev packages, found through pkg-config).
@@ -41,6 +43,18 @@ let package = Package(
         .target(name: "OpsLedger", dependencies: ["OpsActivity", "OpsPostgres", "OpsJSON"]),
         // The demo workload generator (pure) and its loader through the ingest path.
         .target(name: "OpsDemo", dependencies: ["OpsActivity", "OpsLedger", "OpsJSON", "OpsPostgres"]),
+        // The live ticker's protocol and bounded queue, without I/O.
+        .target(name: "OpsTickerCore", dependencies: ["OpsJSON"]),
+        // The live ticker: swift-nio WebSocket server fed by LISTEN ops_events.
+        .target(name: "OpsTicker", dependencies: [
+            "OpsTickerCore", "OpsPostgres", "OpsLog", "OpsJSON",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
         // Numbered SQL migrations and their runner.
         .target(name: "OpsMigrations", dependencies: ["OpsPostgres", "OpsCrypto"],
                 resources: [.copy("SQL")]),
@@ -52,7 +66,7 @@ let package = Package(
                                                "OpsActivity", "OpsLedger"]),
         .executableTarget(name: "opsplane", dependencies: [
             "OpsAPI", "OpsFastCGI", "OpsConfig", "OpsLog", "OpsMigrations", "OpsAuth", "OpsPostgres",
-            "OpsDemo", "OpsActivity", "OpsJSON",
+            "OpsDemo", "OpsActivity", "OpsJSON", "OpsTicker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -62,6 +76,7 @@ let package = Package(
         .testTarget(name: "OpsCryptoTests", dependencies: ["OpsCrypto"]),
         .testTarget(name: "OpsMigrationsTests", dependencies: ["OpsMigrations", "OpsPostgres"]),
         .testTarget(name: "OpsActivityTests", dependencies: ["OpsActivity", "OpsJSON"]),
+        .testTarget(name: "OpsTickerCoreTests", dependencies: ["OpsTickerCore", "OpsJSON"]),
         .testTarget(name: "OpsAuthTests", dependencies: ["OpsAuth", "OpsJSON"]),
         .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),
     ],

@@ -22,4 +22,10 @@ enum HealthRoutes {
     static func ping(_ request: Request, _ context: AppContext) throws -> Response {
         .json(["ok": true])
     }
+
+    /// `/api/ws` reached the FastCGI workers: nginx did not route the upgrade to the ticker.
+    static func tickerElsewhere(_ request: Request, _ context: AppContext) throws -> Response {
+        throw APIError(status: 426, code: "upgrade_required",
+                       message: "The live ticker is a WebSocket: connect with an Upgrade request to /api/ws.")
+    }
 }

@@ -30,6 +30,10 @@ public enum Routes {
                   summary: "Runs by state and LLM usage over 24h or 7d", handler: ActivityRoutes.overview),
             Route("GET", "/api/v1/ops/queue", access: .admin,
                   summary: "Queues from their latest heartbeats", handler: ActivityRoutes.queue),
+            // Served by the ticker process (nginx proxies it after auth_request); listed here so
+            // the auth check knows who may connect. Viewers pass nginx and get 4403 from the ticker.
+            Route("GET", "/api/ws", access: .authenticated,
+                  summary: "Live ticker WebSocket (served by opsplane ticker)", handler: HealthRoutes.tickerElsewhere),
             Route("GET", "/api/ops/tokens", access: .admin,
                   summary: "API tokens (never the secrets)", handler: TokenRoutes.list),
             Route("POST", "/api/ops/tokens/{id}/revoke", access: .admin,

@@ -45,6 +45,11 @@ public struct Config: Equatable, Sendable {
     /// Answers that took at most this long to compute are recomputed whenever data changed,
     /// so they are always exact (`OPS_CACHE_CHEAP_MS`).
     public var cacheCheapMillis: Int
+    /// Address and port the ticker listens on, behind nginx (`OPS_TICKER_HOST`, `OPS_TICKER_PORT`).
+    public var tickerHost: String
+    public var tickerPort: Int
+    /// Event-loop threads of the ticker (`OPS_TICKER_THREADS`).
+    public var tickerThreads: Int
 
     public static let defaults = Config(
         databaseURL: "postgresql://opsplane@127.0.0.1:5432/opsplane",
@@ -66,7 +71,10 @@ public struct Config: Equatable, Sendable {
         dailyCostGlobalCents: 0,
         dailyRunsPerUser: 0,
         cacheMaxAgeMillis: 2000,
-        cacheCheapMillis: 25
+        cacheCheapMillis: 25,
+        tickerHost: "127.0.0.1",
+        tickerPort: 8091,
+        tickerThreads: 2
     )
 
     /// A variable with a value that cannot be used. The message names the variable, the value
@@ -131,6 +139,9 @@ public struct Config: Equatable, Sendable {
         if let v = try int("DAILY_RUNS_PER_USER", 0...100_000_000) { c.dailyRunsPerUser = Int64(v) }
         if let v = try int("OPS_CACHE_MAX_AGE_MS", 0...60_000) { c.cacheMaxAgeMillis = v }
         if let v = try int("OPS_CACHE_CHEAP_MS", 0...10_000) { c.cacheCheapMillis = v }
+        if let v = value("OPS_TICKER_HOST") { c.tickerHost = v }
+        if let v = try int("OPS_TICKER_PORT", 1...65535) { c.tickerPort = v }
+        if let v = try int("OPS_TICKER_THREADS", 1...64) { c.tickerThreads = v }
         return c
     }
 }

@@ -30,6 +30,9 @@ public final class PGConnection {
         }
         handle = conn
         _ = try query("SET TIME ZONE 'UTC'")
+        // NOTICEs ("already exists, skipping") would go to stderr through libpq's default
+        // notice processor; warnings and errors still arrive.
+        _ = try query("SET client_min_messages = warning")
         if statementTimeoutMillis > 0 {
             _ = try query("SELECT set_config('statement_timeout', $1, false)", [String(statementTimeoutMillis)])
         }
