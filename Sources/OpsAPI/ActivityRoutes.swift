@@ -107,9 +107,9 @@ enum ActivityRoutes {
         return .json(.object(answer), status: decision.allowed ? 200 : 429)
     }
 
-    /// ≥ 80 %: a warning alert; denial: a critical alert and a `budget_denied` event. Both are
-    /// de-bounced for 10 minutes per user and level, so a host app that keeps asking does not
-    /// flood the ticker or Discord.
+    /// ≥ 80 %: a warning alert; denial: a critical alert and a `budget_denied` event. Every
+    /// denial publishes its event (the ticker shows each refused run); the alert is de-bounced
+    /// for 10 minutes per user and level, so a host app that keeps asking does not flood Discord.
     static func raiseBudgetAlert(_ decision: BudgetDecision, userID: String, answer: JSON, _ context: AppContext) throws {
         let denied = decision.level == .denied
         let scope = decision.reason == "global_budget" ? "global" : "user:\(userID)"
@@ -119,7 +119,7 @@ enum ActivityRoutes {
             let fired = try AlertStore(connection: db).fire(
                 rule: denied ? "budget_exhausted" : "budget_warning", severity: denied ? "critical" : "warning",
                 dedupeKey: "budget:\(denied ? "deny" : "warn"):\(scope)", title: title, detail: answer)
-            if denied && fired.isNew {
+            if denied {
                 try EventLog(connection: db).append([("budget_denied", ["type": "budget_denied", "user_id": .string(userID),
                                                                          "reason": .from(decision.reason), "alert_id": .int(fired.id)])])
             }

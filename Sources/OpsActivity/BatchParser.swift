@@ -20,6 +20,11 @@ public enum BatchParser {
         guard let first = body.first(where: { !isSpace($0) }) else {
             throw BatchError(status: 400, code: "invalid_body", message: "The body is empty; send NDJSON or a JSON array of records.")
         }
+        // NDJSON lines are objects and a batch is an array: anything else (a bare number,
+        // string or word) cannot be read as a whole.
+        guard first == UInt8(ascii: "[") || first == UInt8(ascii: "{") else {
+            throw BatchError(status: 400, code: "invalid_body", message: "The body is neither a JSON array nor NDJSON of objects.")
+        }
         let type = contentType?.lowercased() ?? ""
         let items: [Result<JSON, RecordError>]
         if first == UInt8(ascii: "[") && !type.contains("ndjson") {
@@ -45,10 +50,6 @@ public enum BatchParser {
                 } catch {
                     out.append(.failure(RecordError("invalid_json", "This line is not valid JSON: \(error).")))
                 }
-            }
-            // Garbage that is not NDJSON at all (no line parses) is a body error, not N record errors.
-            if !out.isEmpty, out.allSatisfy({ if case .failure = $0 { return true } else { return false } }), first != UInt8(ascii: "{") {
-                throw BatchError(status: 400, code: "invalid_body", message: "The body is neither a JSON array nor NDJSON.")
             }
             items = out
         }

@@ -80,18 +80,21 @@ public struct UTCTime: Comparable, Hashable, Sendable {
         return UTCTime(micros: secs * 1_000_000 + fraction)
     }
 
-    /// `2026-11-22T03:01:00Z`, or with `.123456` when there is a fraction.
-    public var iso8601: String {
+    /// `2026-11-22T03:01:00Z`, or `…00.120Z` (always three digits) when there are
+    /// milliseconds: the form every API answer uses.
+    public var iso8601: String { iso8601(fractionDigits: 3) }
+
+    /// Exact to the microsecond (what Postgres stores), for SQL parameters.
+    public var iso8601Micros: String { iso8601(fractionDigits: 6) }
+
+    public func iso8601(fractionDigits: Int) -> String {
         let s = seconds
         let (y, m, d) = Self.civilFromDays(Self.floorDiv(s, 86_400))
         let rem = s - Self.floorDiv(s, 86_400) * 86_400
         var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):\(pad(rem % 60, 2))"
-        let frac = micros - s * 1_000_000
-        if frac != 0 {
-            var f = pad(frac, 6)
-            while f.hasSuffix("0") { f.removeLast() }
-            out += "." + f
-        }
+        var frac = micros - s * 1_000_000
+        for _ in fractionDigits..<6 { frac /= 10 }
+        if frac != 0 { out += "." + pad(frac, fractionDigits) }
         return out + "Z"
     }
 

@@ -4,7 +4,7 @@ import OpsPostgres
 /// Timestamps cross the libpq boundary as ISO-8601 text going in, and as integer
 /// microseconds since the epoch coming out (exact, no parsing of Postgres' output format).
 extension UTCTime {
-    public var sql: String { iso8601 }
+    public var sql: String { iso8601Micros }
 }
 
 /// `(extract(epoch FROM col) * 1000000)::bigint` — the form `UTCTime` reads back.

@@ -83,6 +83,8 @@ private func code(_ text: String) -> String? {
     @Test func garbageIsABodyError() {
         #expect(throws: BatchParser.BatchError.self) { try BatchParser.parse(Array("hello\nworld".utf8), contentType: nil) }
         #expect(throws: BatchParser.BatchError.self) { try BatchParser.parse(Array("   ".utf8), contentType: nil) }
+        #expect(throws: BatchParser.BatchError.self) { try BatchParser.parse(Array("42".utf8), contentType: "application/json") }
+        #expect(throws: BatchParser.BatchError.self) { try BatchParser.parse(Array("\"text\"".utf8), contentType: nil) }
     }
 
     @Test func tooManyRecordsIs413() {

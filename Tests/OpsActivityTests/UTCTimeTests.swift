@@ -6,11 +6,14 @@ import Testing
         #expect(try UTCTime.parse("2026-11-22T03:01:00Z").iso8601 == "2026-11-22T03:01:00Z")
         #expect(try UTCTime.parse("2026-11-22T05:01:00+02:00").iso8601 == "2026-11-22T03:01:00Z")
         #expect(try UTCTime.parse("2026-11-21T22:31:00-04:30").iso8601 == "2026-11-22T03:01:00Z")
-        #expect(try UTCTime.parse("2026-11-22 03:01:00.250z").iso8601 == "2026-11-22T03:01:00.25Z")
+        #expect(try UTCTime.parse("2026-11-22 03:01:00.250z").iso8601 == "2026-11-22T03:01:00.250Z")
     }
 
-    @Test func keepsMicroseconds() throws {
-        #expect(try UTCTime.parse("2026-11-22T03:01:00.123456789Z").micros % 1_000_000 == 123_456)
+    @Test func keepsMicrosecondsAndPrintsMilliseconds() throws {
+        let t = try UTCTime.parse("2026-11-22T03:01:00.123456789Z")
+        #expect(t.micros % 1_000_000 == 123_456)
+        #expect(t.iso8601 == "2026-11-22T03:01:00.123Z")
+        #expect(t.iso8601Micros == "2026-11-22T03:01:00.123456Z")
     }
 
     @Test func matchesKnownEpochs() throws {
