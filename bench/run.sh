@@ -8,7 +8,9 @@
 #   otherwise                         its own stack: STATE=.opsplane-bench on a free port,
 #                                     stopped again on exit (also on failure or Ctrl-C)
 # Knobs: BENCH_DURATION (s per run, 10), BENCH_ROUNDS (3), BENCH_THREADS (wrk -t, 2),
-#   BENCH_CONNECTIONS (wrk -c, 32), BENCH_WARMUP (s per route, 2), BENCH_STATE, BENCH_PORT.
+#   BENCH_CONNECTIONS (wrk -c, 32), BENCH_WARMUP (s per route, 2), BENCH_STATE, BENCH_PORT,
+#   BENCH_TOKEN (admin token for the `auth` row; default OPS_ADMIN_TOKEN of the run.env; with
+#   BENCH_URL and no BENCH_TOKEN the row is left out).
 # Output: the table on stdout, also written to <state>/bench.txt with every run's raw
 # numbers in <state>/bench.jsonl. Exits 1 when any request failed (the numbers would lie).
 set -euo pipefail
@@ -62,31 +64,50 @@ ROUTES="static|/nginx-static|nginx answers by itself (ceiling 1)
 hello|/api/ops/ping|hello world through FastCGI (ceiling 2)
 db|/api/ops/healthz|FastCGI + one Postgres round-trip"
 
-check_route() { # path
+# The price of the access gate: GET /api/ops/whoami with an admin Bearer token is an
+# auth_request subrequest (a FastCGI request that hashes the token and looks it up in
+# Postgres) followed by the request itself (FastCGI, no database).
+token=${BENCH_TOKEN:-}
+if [ -z "$token" ] && [ -n "$run_env" ]; then token=$(env_file_get "$run_env" OPS_ADMIN_TOKEN); fi
+if [ -n "$token" ]; then
+  ROUTES="$ROUTES
+auth|/api/ops/whoami|auth_request + token lookup, then FastCGI"
+else
+  say "no admin token (BENCH_TOKEN): the auth row is left out"
+fi
+
+# Only the auth row sends the token.
+route_header() { # name
+  if [ "$1" = auth ]; then printf 'Authorization: Bearer %s' "$token"; fi
+}
+
+check_route() { # name path
   local code
-  code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$url$1" || true)
-  [ "$code" = 200 ] || die "GET $url$1 answers ${code:-nothing}, not 200: nothing to measure"
+  code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -H "$(route_header "$1")" "$url$2" || true)
+  [ "$code" = 200 ] || die "GET $url$2 answers ${code:-nothing}, not 200: nothing to measure"
 }
 
-wrk_run() { # path seconds -> the BENCH_JSON line (empty when wrk failed)
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${2}s" --latency -s "$REPO/bench/report.lua" "$url$1" 2>&1 \
-    | sed -n 's/^BENCH_JSON //p'
+wrk_run() { # name path seconds -> the BENCH_JSON line (empty when wrk failed)
+  local header
+  header=$(route_header "$1")
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${3}s" --latency -s "$REPO/bench/report.lua" \
+    ${header:+-H "$header"} "$url$2" 2>&1 | sed -n 's/^BENCH_JSON //p'
 }
 
-while IFS='|' read -r name path _; do check_route "$path"; done <<<"$ROUTES"
+while IFS='|' read -r name path _; do check_route "$name" "$path"; done <<<"$ROUTES"
 
 say "warming up (${WARMUP}s per route)"
 if [ "$WARMUP" -gt 0 ]; then
-  while IFS='|' read -r name path _; do wrk_run "$path" "$WARMUP" >/dev/null; done <<<"$ROUTES"
+  while IFS='|' read -r name path _; do wrk_run "$name" "$path" "$WARMUP" >/dev/null; done <<<"$ROUTES"
 fi
 
 jsonl=$out_dir/bench.jsonl
 : >"$jsonl"
 total=$((ROUNDS * $(wc -l <<<"$ROUTES") * DURATION))
-say "measuring: $ROUNDS interleaved rounds x 3 routes x ${DURATION}s (about ${total}s)"
+say "measuring: $ROUNDS interleaved rounds x $(wc -l <<<"$ROUTES") routes x ${DURATION}s (about ${total}s)"
 for round in $(seq 1 "$ROUNDS"); do
   while IFS='|' read -r name path _; do
-    line=$(wrk_run "$path" "$DURATION")
+    line=$(wrk_run "$name" "$path" "$DURATION")
     [ -n "$line" ] || die "wrk produced no result for $url$path (round $round)"
     printf '{"route":"%s","round":%d,"result":%s}\n' "$name" "$round" "$line" >>"$jsonl"
     say "round $round $name: $(sed 's/.*"rps":\([0-9]*\).*/\1/' <<<"$line") req/s"

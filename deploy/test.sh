@@ -8,6 +8,11 @@
 # never touched. DEMO (default 0: tests start from an empty database). KEEP_STATE=1 keeps
 # the previous test cluster instead of starting from a fresh one. Logs stay in
 # TEST_STATE/logs afterwards.
+#
+# Host-app JWTs are on for the test stack: a throw-away OPS_JWT_HS256_SECRET made for this
+# run, OPS_JWT_COOKIE=host_jwt and the default admin claim. They are exported, so the
+# workers (through stack.sh) and pytest (which signs test JWTs with the secret) both see
+# them; they are not written to run.env. `make run` keeps JWTs off unless you set them.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +22,10 @@ cd "$REPO"
 export STATE=${TEST_STATE:-$REPO/.opsplane-test}
 export PORT=${TEST_PORT:-$(pick_free_port)}
 export DEMO=${DEMO:-0}
+OPS_JWT_HS256_SECRET=test-jwt-secret-$(random_hex 24)
+export OPS_JWT_HS256_SECRET
+export OPS_JWT_COOKIE=host_jwt
+export OPS_JWT_ADMIN_CLAIM=is_admin
 STACK=$REPO/deploy/stack.sh
 
 # A stack left over from an interrupted run in the same STATE is stopped first.

@@ -36,7 +36,7 @@ enum AuthRoutes {
         if let denied = route.access.check(role: identity?.role.rawValue) {
             return refusal(denied.status, denied.code, denied.message)
         }
-        if let identity, identity.source == .session, mutating.contains(request.method),
+        if let identity, identity.viaCookie, mutating.contains(request.method),
            request.header(csrfHeader) == nil {
             return refusal(403, "csrf", "Requests that change state from a browser session need the X-Ops-CSRF header.")
         }
@@ -84,7 +84,7 @@ enum AuthRoutes {
         let ttl = Int64(context.config.sessionTTLSeconds)
         let expires = Authenticator.now() + ttl
         let cookie = try context.authenticator.sessionCookie(context.database)
-            .issue(subject: identity.subject, role: identity.role, expiresAt: expires)
+            .issue(subject: identity.subject, role: identity.role, expiresAt: expires, tokenID: identity.tokenID)
         context.logger.info("signed in", [("request_id", .string(request.requestID)),
                                          ("subject", .string(identity.subject)), ("role", .string(identity.role.rawValue))])
         return .json(["subject": .string(identity.subject), "role": .string(identity.role.rawValue),

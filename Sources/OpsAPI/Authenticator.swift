@@ -44,11 +44,17 @@ final class Authenticator {
         }
         let cookies = parseCookies(request.header("cookie"))
         if let session = cookies[SessionCookie.name] {
-            return try sessionCookie(database).verify(session, now: Self.now())
+            let identity = try sessionCookie(database).verify(session, now: Self.now())
+            if let tid = identity.tokenID,
+               try !database.run({ try TokenStore(connection: $0).isLive(id: tid) }) {
+                throw CredentialRejection.unknownOrRevoked
+            }
+            return identity
         }
         if !config.jwtCookie.isEmpty, let token = cookies[config.jwtCookie] {
             guard let jwt else { throw CredentialRejection.notConfigured }
-            return try jwt.verify(token, now: Self.now())
+            let id = try jwt.verify(token, now: Self.now())
+            return Identity(subject: id.subject, role: id.role, source: .jwt, viaCookie: true)
         }
         return nil
     }
@@ -60,7 +66,7 @@ final class Authenticator {
             guard let found = try database.run({ try TokenStore(connection: $0).authenticate(token) }) else {
                 throw CredentialRejection.unknownOrRevoked
             }
-            return Identity(subject: "token:" + found.name, role: found.role, source: .apiToken)
+            return Identity(subject: "token:" + found.name, role: found.role, source: .apiToken, tokenID: found.id)
         }
         if JWTVerifier.looksLikeJWT(token) {
             guard let jwt else { throw CredentialRejection.notConfigured }

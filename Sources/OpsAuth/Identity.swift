@@ -9,11 +9,19 @@ public struct Identity: Equatable, Sendable {
     public let subject: String
     public let role: Role
     public let source: Source
+    /// The credential came from a cookie, which a browser attaches to cross-site requests
+    /// too: state-changing requests then need the CSRF header.
+    public let viaCookie: Bool
+    /// The API token behind the identity (directly, or the one a session was signed in
+    /// with), so that revoking the token also ends its sessions.
+    public let tokenID: Int64?
 
-    public init(subject: String, role: Role, source: Source) {
+    public init(subject: String, role: Role, source: Source, viaCookie: Bool = false, tokenID: Int64? = nil) {
         self.subject = subject
         self.role = role
         self.source = source
+        self.viaCookie = viaCookie
+        self.tokenID = tokenID
     }
 }
 

@@ -28,16 +28,24 @@ public struct JWTVerifier {
               let header = try? JSON.parse(headerBytes), header.objectValue != nil else { throw .malformed }
         let alg = header["alg"]?.stringValue ?? "(missing)"
         guard alg == "HS256" else { throw .algorithmNotAllowed(alg) }
+        // RFC 7515 §4.1.11: a critical extension we do not understand must be refused.
+        guard header["crit"] == nil else { throw .malformed }
         guard let signature = Base64URL.decode(parts[2]) else { throw .malformed }
         let expected = Crypto.hmacSHA256(key: secret, message: Array("\(parts[0]).\(parts[1])".utf8))
         guard Crypto.constantTimeEquals(signature, expected) else { throw .badSignature }
         guard let payloadBytes = Base64URL.decode(parts[1]), let claims = try? JSON.parse(payloadBytes),
               claims.objectValue != nil else { throw .malformed }
-        guard let exp = claims["exp"]?.intValue else { throw .malformed }  // no exp = never expires: refused
+        // NumericDate may have a fraction (RFC 7519 §2); no exp = never expires: refused.
+        guard let expValue = claims["exp"]?.doubleValue, expValue.isFinite else { throw .malformed }
+        let exp = Int64(expValue.rounded(.down))
         guard now < exp + leewaySeconds else { throw .expired }
-        if let nbf = claims["nbf"]?.intValue, now + leewaySeconds < nbf { throw .notYetValid }
+        if let nbfClaim = claims["nbf"], nbfClaim != .null {
+            guard let nbf = nbfClaim.doubleValue, nbf.isFinite else { throw .malformed }
+            if Double(now + leewaySeconds) < nbf { throw .notYetValid }
+        }
         let subject = claims["sub"]?.stringValue ?? claims["sub"]?.intValue.map(String.init) ?? claims["email"]?.stringValue
-        guard let subject, !subject.isEmpty else { throw .malformed }
+        // Subjects travel back to nginx in a header: keep them short.
+        guard let subject, !subject.isEmpty, subject.utf8.count <= 256 else { throw .malformed }
         return Identity(subject: "jwt:" + subject, role: isAdmin(claims[adminClaim]) ? .admin : .viewer, source: .jwt)
     }
 

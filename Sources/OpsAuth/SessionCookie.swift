@@ -13,8 +13,12 @@ public struct SessionCookie {
         self.secret = secret
     }
 
-    public func issue(subject: String, role: Role, expiresAt: Int64) -> String {
-        let payload: JSON = ["sub": .string(subject), "role": .string(role.rawValue), "exp": .int(expiresAt)]
+    public func issue(subject: String, role: Role, expiresAt: Int64, tokenID: Int64? = nil) -> String {
+        var payload: JSON = ["sub": .string(subject), "role": .string(role.rawValue), "exp": .int(expiresAt)]
+        if let tokenID, case .object(var o) = payload {
+            o["tid"] = .int(tokenID)
+            payload = .object(o)
+        }
         let signed = "v1." + Base64URL.encode(payload.serializedBytes())
         return signed + "." + Base64URL.encode(Crypto.hmacSHA256(key: secret, message: Array(signed.utf8)))
     }
@@ -31,6 +35,6 @@ public struct SessionCookie {
               let sub = payload["sub"]?.stringValue, let roleName = payload["role"]?.stringValue,
               let role = Role(rawValue: roleName), let exp = payload["exp"]?.intValue else { throw .malformed }
         guard now < exp else { throw .expired }
-        return Identity(subject: sub, role: role, source: .session)
+        return Identity(subject: sub, role: role, source: .session, viaCookie: true, tokenID: payload["tid"]?.intValue)
     }
 }

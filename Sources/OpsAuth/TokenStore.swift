@@ -57,6 +57,15 @@ public struct TokenStore {
         if r.affectedRows == 0 { throw TokenStoreError.notFound(idOrName) }
     }
 
+    /// True while the token with this id is neither revoked nor expired (sessions signed in
+    /// with a token end when it does).
+    public func isLive(id: Int64) throws -> Bool {
+        try connection.query("""
+            SELECT 1 FROM ops.api_tokens WHERE id = $1::bigint AND revoked_at IS NULL
+              AND (expires_at IS NULL OR expires_at > now())
+            """, [String(id)]).rowCount == 1
+    }
+
     /// Revokes the live token with this id (names are not considered).
     public func revoke(id: Int64) throws {
         let r = try connection.query(
@@ -68,7 +77,7 @@ public struct TokenStore {
     /// comparison happens on a digest an attacker cannot steer byte by byte. `last_used_at`
     /// is written at most once a minute per token, so authentication is a read, not a write,
     /// on the hot path.
-    public func authenticate(_ token: String) throws -> (role: Role, name: String)? {
+    public func authenticate(_ token: String) throws -> (role: Role, name: String, id: Int64)? {
         guard APITokenFormat.looksValid(token) else { return nil }
         let r = try connection.query("""
             WITH live AS (
@@ -80,10 +89,10 @@ public struct TokenStore {
                 WHERE id IN (SELECT id FROM live
                              WHERE last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
             )
-            SELECT role, name FROM live
+            SELECT role, name, id FROM live
             """, [Crypto.hex(APITokenFormat.hash(token))])
         guard r.rowCount == 1, let role = r.string(0, 0).flatMap(Role.init(rawValue:)) else { return nil }
-        return (role, r.string(0, 1)!)
+        return (role, r.string(0, 1)!, r.int(0, 2)!)
     }
 
     private func iso(_ column: String) -> String {

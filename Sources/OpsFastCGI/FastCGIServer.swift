@@ -178,7 +178,10 @@ public final class FastCGIServer {
                                   isAuthSubrequest: params.isAuthSubrequest)
             response = handler(request)
         } catch {
-            response = .error(error)
+            // nginx accepts only 2xx/401/403 from an auth subrequest; a malformed path or query
+            // is answered by the worker on the main request (which has no role, so a
+            // non-public route still fails closed).
+            response = params.isAuthSubrequest ? .noContent() : .error(error)
         }
         response.headers.append(HTTPHeader("X-Request-Id", requestID))
         write(response, to: raw.out, includeBody: params.method != "HEAD")

@@ -26,7 +26,7 @@ private let key = Array("0123456789abcdef0123456789abcdef".utf8)
     @Test func issuedCookieVerifies() throws {
         let c = cookies.issue(subject: "token:alice", role: .admin, expiresAt: 2_000)
         let id = try cookies.verify(c, now: 1_000)
-        #expect(id == Identity(subject: "token:alice", role: .admin, source: .session))
+        #expect(id == Identity(subject: "token:alice", role: .admin, source: .session, viaCookie: true))
     }
 
     @Test func expiredCookieIsRefused() {
@@ -135,5 +135,29 @@ private let key = Array("0123456789abcdef0123456789abcdef".utf8)
         #expect(c["ops_session"] == "v1.x.y")
         #expect(c["b"] == "q")
         #expect(parseCookies(nil).isEmpty)
+    }
+}
+
+@Suite struct JWTEdgeCaseTests {
+    let jwt = JWTVerifier(secret: Array("0123456789abcdef0123456789abcdef".utf8), adminClaim: "is_admin", leewaySeconds: 0)
+
+    @Test func nonNumericNbfIsRefused() {
+        #expect(throws: CredentialRejection.malformed) { try jwt.verify(jwt.sign(["sub": "u", "exp": 5_000, "nbf": "later"]), now: 1_000) }
+    }
+
+    @Test func fractionalExpIsAccepted() throws {
+        #expect(try jwt.verify(jwt.sign(["sub": "u", "exp": 2_000.5]), now: 1_000).subject == "jwt:u")
+    }
+
+    @Test func overlongSubjectIsRefused() {
+        #expect(throws: CredentialRejection.malformed) {
+            try jwt.verify(jwt.sign(["sub": .string(String(repeating: "x", count: 300)), "exp": 5_000]), now: 1)
+        }
+    }
+
+    @Test func sessionCarriesTheTokenID() throws {
+        let s = SessionCookie(secret: Array(repeating: 3, count: 32))
+        let id = try s.verify(s.issue(subject: "token:a", role: .admin, expiresAt: 50, tokenID: 7), now: 1)
+        #expect(id.tokenID == 7 && id.viaCookie)
     }
 }

@@ -8,11 +8,17 @@
     STATE=.opsplane-e2e PORT=18180 deploy/stack.sh down
 
 (`STATE=.opsplane-e2e python3 -m pytest -q Tests/e2e` also works: run.env is read from $STATE.)
-Tests marked `disruptive` (Postgres outage, SIGTERM) run last and put the stack back as they
-found it: Postgres started again, a stopped worker restarted with its own command line.
+Tests marked `disruptive` (Postgres outage, SIGTERM) run after the others and put the stack back
+as they found it: Postgres started again, a stopped worker restarted with its own command line.
+Tests marked `last` (the log audit for leaked secrets) run after those.
+
+The access-control tests sign host-app JWTs with OPS_JWT_HS256_SECRET and use the cookie named
+by OPS_JWT_COOKIE; deploy/test.sh exports both for the stack and for pytest. By hand, export
+them before `deploy/stack.sh up` and keep them exported for pytest (JWT tests skip without them).
 """
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -40,11 +46,17 @@ or start a stack and point the tests at it:
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "disruptive: stops Postgres or a worker; runs after every other test")
+    config.addinivalue_line(
+        "markers", "last: audits what the whole suite left behind (logs); runs after everything")
 
 
 def pytest_collection_modifyitems(session, config, items):
-    # Stable sort: every disruptive test after every ordinary one, each group in file order.
-    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+    # Stable sort: ordinary tests, then disruptive ones, then `last`, each group in file order.
+    def group(item):
+        if item.get_closest_marker("last") is not None:
+            return 2
+        return 1 if item.get_closest_marker("disruptive") is not None else 0
+    items.sort(key=group)
 
 
 class Stack:
@@ -80,6 +92,25 @@ class Stack:
         return sorted(self.log_dir.glob("fcgi-*.log"))
 
     # Commands --------------------------------------------------------------------------------
+    def cli(self, *args, timeout=30):
+        """Run `opsplane ARGS` against this stack's database; returns the CompletedProcess."""
+        env = dict(os.environ)
+        env.update({k: v for k, v in self.env.items() if k.startswith("OPS_")})
+        proc = subprocess.run([str(helpers.opsplane_binary()), *args], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=timeout)
+        assert proc.returncode == 0, (
+            f"opsplane {' '.join(args)} failed with exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def sql(self, statement, **variables):
+        """Run SQL through psql on the stack's database; :'name' in the text is a quoted variable."""
+        cmd = ["psql", self.env["OPS_DATABASE_URL"], "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        for name, value in variables.items():
+            cmd += ["-v", f"{name}={value}"]
+        proc = subprocess.run(cmd, input=statement, capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, f"psql failed ({proc.returncode}): {proc.stderr}\nSQL: {statement}"
+        return proc.stdout
+
     def stack_sh(self, command, timeout=60):
         env = dict(os.environ, STATE=str(self.state), PORT=str(self.port))
         proc = subprocess.run([str(REPO / "deploy" / "stack.sh"), command], env=env, cwd=REPO,
@@ -189,3 +220,41 @@ def own_worker(stack, tmp_path):
     for proc, _ in started:
         helpers.stop_process(proc)
     shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+# Access control ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def tokens(stack):
+    """The stack's own tokens from run.env: {"admin": …, "viewer": …, "ingest": …}."""
+    found = {}
+    for role in ("admin", "viewer", "ingest"):
+        value = stack.env.get(f"OPS_{role.upper()}_TOKEN", "")
+        assert value.startswith("ops_"), (
+            f"run.env has no real {role} token (OPS_{role.upper()}_TOKEN={value[:20]!r}…): "
+            f"`opsplane token create` failed during `stack.sh up`; see {stack.log_dir}/stack.log")
+        found[role] = helpers.remember_secret(value)
+    return found
+
+
+@pytest.fixture(scope="session")
+def jwt_settings(stack):
+    """(secret, cookie name) of the host-app JWTs the stack accepts; skips when JWTs are off."""
+    secret = stack.env.get("OPS_JWT_HS256_SECRET", "")
+    cookie = stack.env.get("OPS_JWT_COOKIE", "")
+    if len(secret) < 32 or not cookie:
+        pytest.skip("OPS_JWT_HS256_SECRET/OPS_JWT_COOKIE are not set for this stack "
+                    "(deploy/test.sh sets them; see conftest.py for a stack started by hand)")
+    helpers.remember_secret(secret)
+    return secret, cookie
+
+
+@pytest.fixture
+def new_token(stack):
+    """new_token(role) -> (name, token): a fresh API token made with `opsplane token create`."""
+    def create(role, name=None):
+        name = name or f"e2e-{role}-{secrets.token_hex(4)}"
+        out = stack.cli("token", "create", "--role", role, "--name", name).stdout.strip()
+        assert out.startswith("ops_") and "\n" not in out, f"`opsplane token create` printed {out!r}"
+        return name, helpers.remember_secret(out)
+    return create

@@ -146,12 +146,22 @@ class FcgiConnection:
         self.sock.close()
 
 
-def request(socket_path, method, path, query="", headers=None, body=b"", timeout=10.0):
-    """Send one complete request to a worker socket and return its FcgiResponse (None on EOF)."""
+def request(socket_path, method, path, query="", headers=None, body=b"", timeout=10.0, params=None):
+    """Send one complete request to a worker socket and return its FcgiResponse (None on EOF).
+
+    `params`: extra FastCGI parameters as nginx would add them (OPS_ROLE, OPS_AUTH_REQUEST, ...);
+    a value of None removes a standard one.
+    """
+    all_params = cgi_params(method, path, query, headers, body)
+    for name, value in (params or {}).items():
+        if value is None:
+            all_params.pop(name, None)
+        else:
+            all_params[name] = value
     conn = FcgiConnection(socket_path, timeout)
     try:
         conn.begin()
-        conn.send_params_bytes(encode_params(cgi_params(method, path, query, headers, body)))
+        conn.send_params_bytes(encode_params(all_params))
         conn.end_params()
         conn.send_stdin(body)
         return conn.read_response()

@@ -1,8 +1,12 @@
 """Plain helpers shared by the end-to-end tests (fixtures live in conftest.py)."""
 
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -33,14 +37,16 @@ class RawResponse:
         return json.loads(self.content)
 
 
-def raw_request(base_url, method, target, headers=None, body=None, timeout=TIMEOUT):
+def raw_request(base_url, method, target, headers=None, body=None, timeout=TIMEOUT, source=None):
     """Send the request target exactly as given (no URL normalisation or re-quoting).
 
     `requests` re-quotes invalid percent-escapes and removes dot segments, which would hide
     the very inputs these tests are about. A body that is an iterator goes out chunked.
+    `source`: the client address to connect from (see fresh_client_address).
     """
     parts = urlsplit(base_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
     try:
         conn.request(method, target, body=body, headers=headers or {})
         resp = conn.getresponse()
@@ -198,3 +204,91 @@ def stop_process(proc, timeout=10):
             proc.kill()
             proc.wait(5)
 
+
+
+# Client addresses ------------------------------------------------------------------------------
+
+def fresh_client_address():
+    """A loopback address of its own (127.x.y.z; Linux answers the whole 127/8 on `lo`).
+
+    nginx rate-limits sign-in per client address. Tests that sign in connect from an address
+    of their own, so they neither use up each other's attempts nor meet the 429 that the
+    rate-limit test provokes, and the production limits need no test-only knob.
+    """
+    return f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+# Routes, tokens and JWTs ------------------------------------------------------------------------
+
+ACCESS_VALUES = ("public", "authenticated", "admin", "ingest")
+
+
+def opsplane_routes():
+    """The route table as the binary declares it: [{"method","path","access","summary"}]."""
+    proc = subprocess.run([str(opsplane_binary()), "routes"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, f"`opsplane routes` failed with exit {proc.returncode}: {proc.stderr}"
+    routes = json.loads(proc.stdout)
+    assert routes, "`opsplane routes` lists no route"
+    return routes
+
+
+def fill_path(pattern, value="999999"):
+    """/api/ops/tokens/{id}/revoke -> /api/ops/tokens/999999/revoke"""
+    return re.sub(r"\{[^/}]+\}", value, pattern)
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+# Every credential a test sends is remembered here; the log audit (test_access_zz_logs.py)
+# greps the stack's logs for all of them after the suite.
+SECRETS_USED = set()
+
+
+def remember_secret(value):
+    if value:
+        SECRETS_USED.add(value)
+    return value
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_jwt(secret, claims, alg="HS256", header=None):
+    """An HS256 JWT signed with `secret` (alg "none": no signature, as an attacker would send)."""
+    head = header if header is not None else {"alg": alg, "typ": "JWT"}
+    segment = lambda obj: b64url(json.dumps(obj, separators=(",", ":")).encode())
+    signing_input = segment(head) + "." + segment(claims)
+    if alg == "none":
+        return remember_secret(signing_input + ".")
+    sig = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return remember_secret(signing_input + "." + b64url(sig))
+
+
+def jwt_claims(sub, lifetime=600, **extra):
+    now = int(time.time())
+    claims = {"sub": sub, "iat": now, "exp": now + lifetime}
+    claims.update(extra)
+    return claims
+
+
+def cookie_from(resp, name):
+    """(value, {attribute: value}) of the response's Set-Cookie for `name`, else None.
+
+    Read by hand: the session cookie is `Secure`, and requests' cookie jar (rightly) never
+    sends a Secure cookie over the plain http:// of the test stack. The workers send one
+    Set-Cookie at most; attribute names are lower-cased.
+    """
+    pieces = [p.strip() for p in resp.headers.get("set-cookie", "").split(";")]
+    if not pieces or "=" not in pieces[0]:
+        return None
+    key, value = pieces[0].split("=", 1)
+    if key.strip() != name:
+        return None
+    attrs = {}
+    for p in pieces[1:]:
+        k, _, v = p.partition("=")
+        attrs[k.strip().lower()] = v.strip()
+    return value, attrs

@@ -68,6 +68,27 @@ def test_routes_without_the_database_still_answer_during_the_outage(outage):
         f"ping while Postgres is down: {helpers.describe(resp)}"
 
 
+def test_token_check_during_the_outage_is_401_auth_unavailable(outage):
+    # auth_request accepts only 2xx/401/403 from the auth endpoint (anything else would be
+    # nginx's 500): a token that cannot be looked up is 401 with a code that says why.
+    token = outage.stack.env.get("OPS_ADMIN_TOKEN", "")
+    resp = requests.get(outage.stack.url + "/api/ops/whoami", headers={"Authorization": f"Bearer {token}"},
+                        timeout=helpers.TIMEOUT)
+    helpers.assert_error_envelope(resp, 401, "auth_unavailable")
+
+
+def test_host_app_jwt_still_works_during_the_outage(outage):
+    # A JWT is checked with the shared secret alone: no database needed.
+    secret = outage.stack.env.get("OPS_JWT_HS256_SECRET", "")
+    if len(secret) < 32:
+        pytest.skip("OPS_JWT_HS256_SECRET is not set for this stack")
+    token = helpers.make_jwt(secret, helpers.jwt_claims("outage-admin", is_admin=True))
+    resp = requests.get(outage.stack.url + "/api/ops/whoami", headers={"Authorization": f"Bearer {token}"},
+                        timeout=helpers.TIMEOUT)
+    assert resp.status_code == 200 and resp.json().get("role") == "admin", \
+        f"an admin JWT while Postgres is down: {helpers.describe(resp)}"
+
+
 def test_workers_stay_up_during_the_outage(outage):
     for name, pid in outage.pids_before.items():
         assert helpers.process_alive(pid), \

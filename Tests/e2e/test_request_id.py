@@ -13,7 +13,10 @@ def new_id(prefix="e2e"):
 
 
 def find_log_line(stack, request_id):
-    """The JSON line that some worker wrote for request_id, or None."""
+    """The JSON line that some worker wrote for request_id, or None.
+
+    Gated routes also log nginx's auth subrequest under the same id (`"auth": true`); that
+    line is skipped: this is the line of the request itself."""
     for log in stack.worker_logs():
         with open(log, errors="replace") as f:
             for line in f:
@@ -22,7 +25,7 @@ def find_log_line(stack, request_id):
                         entry = json.loads(line)
                     except ValueError:
                         continue
-                    if entry.get("request_id") == request_id:
+                    if entry.get("request_id") == request_id and entry.get("auth") is not True:
                         return entry
     return None
 
