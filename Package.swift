@@ -70,6 +70,17 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The ticker benchmark's client and event generator (make bench; not installed).
+        .executableTarget(name: "ticker-bench", dependencies: [
+            "OpsPostgres",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
+
         .testTarget(name: "OpsJSONTests", dependencies: ["OpsJSON"]),
         .testTarget(name: "OpsHTTPTests", dependencies: ["OpsHTTP", "OpsJSON"]),
         .testTarget(name: "OpsConfigTests", dependencies: ["OpsConfig"]),

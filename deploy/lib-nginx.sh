@@ -18,8 +18,9 @@ nginx_render() { # port workers
     upstreams="$upstreams        server unix:$RUN_DIR/fcgi-$i.sock max_fails=0;\\n"
   done
   mkdir -p "$NGINX_DIR/tmp"
-  for f in opsplane-http.conf opsplane-server.conf fastcgi_params.conf; do
-    nginx_subst "$REPO/nginx/$f" "$NGINX_DIR/$f" "s|@FRONTEND@|$FRONTEND_DIR|g"
+  # Every nginx/*.conf (the included pieces); the template becomes nginx.conf below.
+  for f in "$REPO"/nginx/*.conf; do
+    nginx_subst "$f" "$NGINX_DIR/${f##*/}" "s|@FRONTEND@|$FRONTEND_DIR|g" "s|@TICKER_PORT@|$TICKER_PORT|g"
   done
   nginx_subst "$REPO/nginx/embedded.conf.template" "$NGINX_CONF" \
     "s|@PORT@|$port|g" "s|^@UPSTREAMS@\$|${upstreams%\\n}|"

@@ -16,7 +16,8 @@
 #   PORT              nginx port on 127.0.0.1 (default 8080)
 #   OPS_WORKERS       FastCGI worker processes (default 2), socket STATE/run/fcgi-N.sock
 #   OPS_FCGI_THREADS  accept threads per worker (default 4)
-#   DEMO              0 = no demo data (default 1, once `opsplane demo` exists)
+#   DEMO              0 = no demo data and no live activity (default 1: `opsplane demo
+#                     --if-empty` once, then `opsplane demo --live` at DEMO_RATE runs/s)
 #   OPSPLANE_BIN      the binary (default <repo>/.build/release/opsplane)
 #   OPS_PG_BIN        Postgres binaries (default: newest /usr/lib/postgresql/*/bin)
 # Every other variable in the environment (OPS_LOG_LEVEL, ...) reaches the workers as is;
@@ -31,6 +32,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/deploy/lib-common.sh"
 . "$REPO/deploy/lib-pg.sh"
 . "$REPO/deploy/lib-nginx.sh"
+. "$REPO/deploy/lib-ticker.sh"
 
 PORT=${PORT:-8080}
 OPS_WORKERS=${OPS_WORKERS:-2}
@@ -220,6 +222,7 @@ OPS_PG_SOCKET_DIR=$PG_RUN
 OPS_ACCESS_LOG=$LOG_DIR/access.log
 OPS_LOG_DIR=$LOG_DIR
 OPS_STACK=$REPO/deploy/stack.sh
+OPS_TICKER_PORT=$TICKER_PORT
 EOF
   )
   mv "$RUN_ENV.new" "$RUN_ENV"
@@ -240,7 +243,7 @@ load_demo_data() {
     *) return 0 ;;
   esac
   say "loading demo data (DEMO=0 to start empty)"
-  "$OPSPLANE_BIN" demo 2>>"$LOG_DIR/stack.log" || { show_log_tail "$LOG_DIR/stack.log"; die "opsplane demo failed"; }
+  "$OPSPLANE_BIN" demo --if-empty >>"$LOG_DIR/stack.log" 2>&1 || { show_log_tail "$LOG_DIR/stack.log"; die "opsplane demo failed"; }
   date -u +%FT%TZ >"$PG_DIR/demo-loaded"
 }
 
@@ -300,9 +303,11 @@ cmd_up() {
   say "applying migrations"
   "$OPSPLANE_BIN" migrate >>"$LOG_DIR/stack.log" 2>&1 || { show_log_tail "$LOG_DIR/stack.log"; die "opsplane migrate failed"; }
   load_demo_data
+  TICKER_PORT=$(ticker_choose_port)
   write_run_env "$pg_port"
 
   workers_up
+  ticker_up "$TICKER_PORT"
 
   nginx_check_access
   nginx_render "$PORT" "$OPS_WORKERS"
@@ -318,6 +323,7 @@ cmd_up() {
   workers_stop_extra
 
   wait_healthy
+  demo_live_up
   cat >&2 <<EOF
 
 Opsplane is up.
@@ -335,7 +341,9 @@ stop_hint() {
 
 cmd_down() {
   set_paths nocreate || { say "nothing to stop: $STATE does not exist"; return 0; }
+  demo_live_stop
   nginx_stop
+  ticker_stop
   workers_stop_all
   pg_find_bin
   pg_stop
@@ -354,6 +362,10 @@ cmd_status() {
     if [ -n "$pid" ]; then echo "fcgi-$n    running  pid $pid  $(worker_sock "$n")"; else echo "fcgi-$n    stopped"; all=3; fi
   done
   [ -n "$(worker_numbers)" ] || { echo "workers   none"; all=3; }
+  pid=$(ticker_pid)
+  if [ -n "$pid" ]; then echo "ticker    running  pid $pid  127.0.0.1:$(cat "$RUN_DIR/ticker.port" 2>/dev/null)"; else echo "ticker    stopped"; all=3; fi
+  pid=$(demo_pid)
+  [ -z "$pid" ] || echo "demo      running  pid $pid  (live activity)"
   pid=$(nginx_pid)
   port=$(cat "$RUN_DIR/nginx.port" 2>/dev/null || echo "")
   if [ -n "$pid" ]; then

@@ -55,6 +55,9 @@ public final class TickerServer {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             // Writability flips at 256 KiB of unsent data: that is where a client counts as slow.
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
+            // A fixed kernel send buffer (no autotuning to megabytes): a stalled client is
+            // noticed after ~400 KiB of backlog, not ~4 MiB, and costs bounded memory.
+            .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: 128 * 1024)
             .childChannelInitializer { channel in
                 let refusal = NotUpgradedHandler()
                 return channel.pipeline.configureHTTPServerPipeline(
@@ -88,14 +91,17 @@ final class NotUpgradedHandler: ChannelInboundHandler, RemovableChannelHandler, 
         case .body: break
         case .end:
             let hasRole = !(head?.headers.first(name: "X-Ops-Role") ?? "").isEmpty
-            let (status, code, message): (HTTPResponseStatus, String, String) = hasRole
-                ? (.upgradeRequired, "upgrade_required", "Connect with a WebSocket upgrade to /api/ws.")
+            let isGet = head?.method == .GET
+            let (status, code, message): (HTTPResponseStatus, String, String) =
+                !isGet ? (.methodNotAllowed, "method_not_allowed", "The ticker takes GET with a WebSocket upgrade; allowed: GET.")
+                : hasRole ? (.upgradeRequired, "upgrade_required", "Connect with a WebSocket upgrade to /api/ws.")
                 : (.unauthorized, "unauthenticated", "Authentication required: sign in or send a token.")
             let body = #"{"error":{"code":"\#(code)","message":"\#(message)"}}"#
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Content-Length", value: String(body.utf8.count))
             headers.add(name: "Connection", value: "close")
+            if !isGet { headers.add(name: "Allow", value: "GET") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
             var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
             buffer.writeString(body)

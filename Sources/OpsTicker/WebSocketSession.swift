@@ -119,13 +119,33 @@ final class WebSocketSession: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Called on this loop by the hub and the feed.
+    /// Called on this loop by the hub and the feed. Frames go straight to the socket while it
+    /// is writable and nothing is waiting; only what a slow client cannot take yet waits in
+    /// the bounded queue. (Queueing a whole burst first would drop frames even for a client
+    /// that keeps up.)
     func enqueue(_ frames: [String]) {
-        guard subscribed, !closing else { return }
-        var dropped = 0
-        for f in frames where queue.push(f) { dropped += 1 }
+        guard subscribed, !closing, let context else { return }
+        var dropped = 0, written = 0
+        for f in frames {
+            if queue.isEmpty && context.channel.isWritable {
+                writeFrame(f, context)
+                written += 1
+            } else if queue.push(f) {
+                dropped += 1
+            }
+        }
+        if written > 0 {
+            context.flush()
+            hub.framesSent.wrappingIncrement(by: written, ordering: .relaxed)
+        }
         if dropped > 0 { hub.framesDropped.wrappingIncrement(by: dropped, ordering: .relaxed) }
         flush()
+    }
+
+    private func writeFrame(_ text: String, _ context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
     }
 
     /// Control frames bypass the event queue (they are rare and must not be dropped).
@@ -140,9 +160,7 @@ final class WebSocketSession: ChannelInboundHandler, @unchecked Sendable {
         guard let context, !closing else { return }
         var written = 0
         while context.channel.isWritable, let text = queue.pop() {
-            var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
-            buffer.writeString(text)
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+            writeFrame(text, context)
             written += 1
         }
         if written > 0 {
