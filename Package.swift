@@ -40,7 +40,7 @@ let package = Package(
         // percentiles, budgets, cache policy.
         .target(name: "OpsActivity", dependencies: ["OpsJSON"]),
         // Activity ledger storage and queries (libpq).
-        .target(name: "OpsLedger", dependencies: ["OpsActivity", "OpsPostgres", "OpsJSON"]),
+        .target(name: "OpsLedger", dependencies: ["OpsActivity", "OpsPostgres", "OpsJSON", "OpsLog"]),
         // The demo workload generator (pure) and its loader through the ingest path.
         .target(name: "OpsDemo", dependencies: ["OpsActivity", "OpsLedger", "OpsJSON", "OpsPostgres"]),
         // The live ticker's protocol and bounded queue, without I/O.

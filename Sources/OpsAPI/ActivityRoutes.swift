@@ -10,11 +10,7 @@ import Glibc
 /// The activity ledger's routes: ingest and budget check for the host app, and the KPI
 /// reads for admins. Aggregate reads go through the shared answer cache.
 enum ActivityRoutes {
-    static func now() -> UTCTime {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UTCTime(micros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec / 1000))
-    }
+    static func now() -> UTCTime { UTCTime.now() }
 
     // MARK: ingest
 
@@ -61,16 +57,7 @@ enum ActivityRoutes {
 
     /// `POST /api/ops/budget/check` `{"user_id", "is_admin"?}`.
     static func budgetCheck(_ request: Request, _ context: AppContext) throws -> Response {
-        let body: JSON
-        do { body = try JSON.parse(request.body) } catch {
-            throw APIError.badRequest("invalid_json", "The body must be JSON like {\"user_id\":\"u-1\"}: \(error).")
-        }
-        guard let object = body.objectValue else {
-            throw APIError.badRequest("invalid_json", "The body must be a JSON object like {\"user_id\":\"u-1\"}.")
-        }
-        if let unknown = object.keys.first(where: { $0 != "user_id" && $0 != "is_admin" }) {
-            throw APIError.badRequest("unknown_field", "Unknown field '\(unknown.prefix(64))'; accepted: user_id, is_admin.")
-        }
+        let object = try JSONBody.object(request, accepted: ["user_id", "is_admin"], example: #"{"user_id":"u-1"}"#)
         let userID: String
         switch object["user_id"] {
         case .string(let s) where !s.isEmpty && s.utf8.count <= 200: userID = s

@@ -57,16 +57,7 @@ enum AuthRoutes {
     /// `POST /api/ops/login` `{"token": "…"}` (an admin or viewer API token, or the host app's
     /// JWT): sets the HttpOnly session cookie. Rate-limited by nginx.
     static func login(_ request: Request, _ context: AppContext) throws -> Response {
-        let body: JSON
-        do { body = try JSON.parse(request.body) } catch {
-            throw APIError.badRequest("invalid_json", "The body must be JSON like {\"token\":\"…\"}: \(error).")
-        }
-        guard let object = body.objectValue else {
-            throw APIError.badRequest("invalid_json", "The body must be a JSON object like {\"token\":\"…\"}.")
-        }
-        if let unknown = object.keys.first(where: { $0 != "token" }) {
-            throw APIError.badRequest("unknown_field", "Unknown field '\(unknown.prefix(64))'; only 'token' is accepted.")
-        }
+        let object = try JSONBody.object(request, accepted: ["token"], example: #"{"token":"…"}"#)
         guard let token = object["token"]?.stringValue, !token.isEmpty else {
             throw APIError.badRequest("invalid_field", "'token' must be a non-empty string.")
         }

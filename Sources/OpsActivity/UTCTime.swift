@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A UTC instant with microsecond precision, parsed from RFC 3339 and printed as ISO 8601
 /// with `Z`. Pure arithmetic (no Foundation, no time zone database): every timestamp of every
 /// ingested record goes through here.
@@ -6,6 +10,13 @@ public struct UTCTime: Comparable, Hashable, Sendable {
     public let micros: Int64
 
     public init(micros: Int64) { self.micros = micros }
+
+    /// The current time from the system clock.
+    public static func now() -> UTCTime {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UTCTime(micros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec / 1000))
+    }
     public init(seconds: Int64) { self.micros = seconds * 1_000_000 }
 
     public var seconds: Int64 { micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000 }

@@ -18,11 +18,7 @@ public struct DemoLoader {
         self.progress = progress
     }
 
-    public static func now() -> UTCTime {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UTCTime(micros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec / 1000))
-    }
+    public static func now() -> UTCTime { UTCTime.now() }
 
     /// Validates and stores records in batches of 500; returns how many were stored.
     @discardableResult

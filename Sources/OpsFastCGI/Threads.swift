@@ -4,7 +4,7 @@ import Glibc
 
 /// Starts a POSIX thread running `body`. Lives outside main.swift on purpose: a closure
 /// written there is inferred @MainActor and traps on another thread (FIELD-NOTES).
-func startThread(_ body: @escaping () -> Void) throws -> pthread_t {
+public func startThread(_ body: @escaping () -> Void) throws -> pthread_t {
     final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()

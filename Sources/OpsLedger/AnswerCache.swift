@@ -1,8 +1,6 @@
 import OpsActivity
+import OpsLog
 import OpsPostgres
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Cached answers of expensive aggregate routes, shared by every worker through
 /// `ops.api_cache`, decided by `CachePolicy`. At most one worker recomputes a key at a time
@@ -32,21 +30,15 @@ public struct AnswerCache {
         return try db.transaction {
             let locked = try db.query("SELECT pg_try_advisory_xact_lock(hashtext($1))", [key]).bool(0, 0) ?? false
             if !locked, cached != nil, let body = r.string(0, 4) { return body }
-            let start = monotonicMillis()
+            let start = Timestamp.monotonicMillis()
             let body = try compute()
             try db.query("""
                 INSERT INTO ops.api_cache (key, data_version, computed_at, compute_ms, body)
                 VALUES ($1, $2, clock_timestamp(), $3, $4)
                 ON CONFLICT (key) DO UPDATE SET data_version = EXCLUDED.data_version,
                     computed_at = EXCLUDED.computed_at, compute_ms = EXCLUDED.compute_ms, body = EXCLUDED.body
-                """, [key, String(version), String(monotonicMillis() - start), body])
+                """, [key, String(version), String(Timestamp.monotonicMillis() - start), body])
             return body
         }
     }
-}
-
-func monotonicMillis() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OpsFastCGI
 import OpsTicker
 #if canImport(Glibc)
 import Glibc
@@ -35,7 +36,7 @@ struct TickerCommand: ParsableCommand {
             logger.error("ticker could not start", [("error", .string("\(error)"))])
             throw ExitCode(1)
         }
-        let feedThread = try spawn { feed.run() }
+        let feedThread = try startThread { feed.run() }
         var received: Int32 = 0
         sigwait(&signals, &received)
         logger.info("ticker stopping: closing clients with 1001", [("signal", .int(Int64(received)))])

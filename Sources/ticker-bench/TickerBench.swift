@@ -110,7 +110,8 @@ final class BenchClient: ChannelInboundHandler, @unchecked Sendable {
         switch frame.opcode {
         case .text:
             frame.data.withUnsafeReadableBytes { bytes in
-                if bytes.count < 200, bytes.firstRange(of: Array("subscribed".utf8)) != nil { results.acked.wrappingIncrement(ordering: .relaxed); return }
+                // `{"v":1,"type":"` is 15 bytes: then `s` (subscribed) or `o` (ops_event).
+                if bytes.count > 15, bytes[15] == UInt8(ascii: "s") { results.acked.wrappingIncrement(ordering: .relaxed); return }
                 guard let sent = integer(after: Self.sentKey, in: bytes), let seq = integer(after: Self.seqKey, in: bytes) else { return }
                 local.append(Int32(clamping: now - sent))
                 seqs.insert(seq)
@@ -172,7 +173,7 @@ final class UpgradeRequest: ChannelInboundHandler, RemovableChannelHandler, @unc
 
 let options = Options.parse()
 let results = Results()
-let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 var channels: [Channel] = []
 for i in 0..<options.clients {
     let client = BenchClient(id: i, results: results)
