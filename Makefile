@@ -3,7 +3,8 @@
 #               (Postgres, FastCGI workers, nginx on 127.0.0.1:$PORT, default 8080)
 #   make stop   stop that stack (only the processes it started, by pid)
 #   make test   isolated stack on a free port + swift test + Tests/e2e, always torn down
-#   make bench  wrk benchmarks, one table (bench/run.sh, see bench/README.md)
+#   make bench  benchmarks: the foundation's table (bench/run.sh, ~2 min), the
+#               activity ledger's (bench/activity.sh, ~9 min), the ticker's (bench/ticker.sh, ~2 min)
 # Variables are read from the environment or the command line (make run PORT=9090):
 # STATE, PORT, OPS_WORKERS, OPS_FCGI_THREADS, DEMO, and for make test TEST_STATE, TEST_PORT.
 # See deploy/stack.sh and deploy/test.sh.
@@ -36,8 +37,12 @@ status:
 test: deps build
 	deploy/test.sh
 
+# Both benchmarks run even when the first fails (make bench then fails); Ctrl-C stops both.
 bench: deps build
-	@if [ -f bench/run.sh ]; then bash bench/run.sh; else echo "bench/run.sh does not exist yet" >&2; exit 1; fi
+	@status=0; \
+	for b in bench/run.sh bench/activity.sh bench/ticker.sh; do \
+	  bash $$b || { rc=$$?; [ $$rc -ne 130 ] || exit 130; status=1; }; \
+	done; exit $$status
 
 # Build output and the test stack's state. The `make run` state (.opsplane, your data) is
 # kept: `make stop` first, then remove it by hand if you want a new cluster.

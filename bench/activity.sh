@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# The activity ledger's benchmarks (issue 4, "Performance"): the summary / timeseries / top
+# reads and ingest throughput at two data sizes, in one run, against the hello-world ceiling
+# of the same run. Prints one table (bench/README.md, "Activity ledger", explains it).
+#
+# It always starts its own stack (STATE=.opsplane-bench-act on a free port, DEMO=0) and stops
+# it on exit, also on failure or Ctrl-C: it truncates the ledger tables and bulk-loads
+# millions of rows, so it never runs against a stack someone uses.
+#
+# For each size N of BENCH_ACT_SIZES (default 10,000 and 1,000,000 runs today):
+#   1. load with SQL: N runs today plus 30 days of history at N/10 a day, messages, 40
+#      agents, 2,000 users; VACUUM ANALYZE.
+#   2. cold: time one request of summary, timeseries and top right after emptying the
+#      answer cache (what the cache hides), then cache each answer once.
+#   3. reads: wrk -c32 on hello (GET /api/ops/ping, the FastCGI ceiling), auth (GET
+#      /api/ops/whoami, the access gate every admin read pays), summary, timeseries and top,
+#      interleaved rounds, medians.
+#   4. ingest on top of that data: hello at the ingest's connection count (its ceiling),
+#      then wrk + bench/ingest.lua POSTing NDJSON batches of 500 fresh records; the rows of
+#      ops.runs/llm_calls/messages are counted before and after, and every record of a 2xx
+#      answer must be in the database.
+#
+# Knobs (environment):
+#   BENCH_ACT_SIZES            runs today per size, the first is the baseline ("10000 1000000")
+#   BENCH_ACT_HISTORY_DAYS     days of history behind today's runs, at N/10 runs a day (30)
+#   BENCH_ACT_DURATION         seconds per read run (10)
+#   BENCH_ACT_ROUNDS           interleaved read rounds per size; medians over them (3)
+#   BENCH_ACT_WARMUP           seconds of unrecorded load per read route first (2)
+#   BENCH_ACT_THREADS / BENCH_ACT_CONNECTIONS   wrk -t / -c for the reads (2 / 32)
+#   BENCH_ACT_COLD_ROUNDS      cold computations timed per route and size (3)
+#   BENCH_ACT_INGEST_DURATION  seconds of ingest (20)
+#   BENCH_ACT_INGEST_CONNECTIONS  wrk -c for ingest (12)
+#   BENCH_ACT_BATCH            records per ingest request (500)
+#   BENCH_ACT_TIMEOUT          wrk --timeout in seconds (30): a slower answer is an error; wrk's
+#                              default of 2 s would drop the requests that recompute an answer
+#                              from the latencies instead of measuring them
+#   BENCH_ACT_STATE / BENCH_ACT_PORT  the bench's stack (.opsplane-bench-act / a free port)
+#   BENCH_ACT_KEEP=1           leave the stack running with the last size's data (EXPLAIN it)
+# Stack variables (OPS_WORKERS, OPS_FCGI_THREADS, OPS_CACHE_MAX_AGE_MS, ...) reach the
+# bench's stack as they reach `make run`'s.
+# Output: the table on stdout, also in <state>/bench-activity.txt, raw numbers in
+# <state>/bench-activity.jsonl. Exits 1 when a request failed or a record was lost.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/deploy/lib-common.sh"   # pick_free_port, env_file_get
+T0=$SECONDS
+START_EPOCH=$(date +%s)
+say() { printf 'bench-activity [%3ds]: %s\n' "$((SECONDS - T0))" "$*" >&2; }
+die() { printf 'bench-activity: error: %s\n' "$*" >&2; exit 1; }
+
+SIZES=${BENCH_ACT_SIZES:-10000 1000000}
+HISTORY_DAYS=${BENCH_ACT_HISTORY_DAYS:-30}
+DURATION=${BENCH_ACT_DURATION:-10}
+ROUNDS=${BENCH_ACT_ROUNDS:-3}
+WARMUP=${BENCH_ACT_WARMUP:-2}
+THREADS=${BENCH_ACT_THREADS:-2}
+CONNECTIONS=${BENCH_ACT_CONNECTIONS:-32}
+COLD_ROUNDS=${BENCH_ACT_COLD_ROUNDS:-3}
+INGEST_DURATION=${BENCH_ACT_INGEST_DURATION:-20}
+INGEST_CONNECTIONS=${BENCH_ACT_INGEST_CONNECTIONS:-12}
+BATCH=${BENCH_ACT_BATCH:-500}
+TIMEOUT=${BENCH_ACT_TIMEOUT:-30}
+for v in TIMEOUT HISTORY_DAYS DURATION ROUNDS WARMUP THREADS CONNECTIONS COLD_ROUNDS INGEST_DURATION INGEST_CONNECTIONS BATCH; do
+  case "${!v}" in ''|*[!0-9]*) die "BENCH_ACT_$v=${!v}: expected a whole number" ;; esac
+done
+for n in $SIZES; do
+  case "$n" in ''|*[!0-9]*) die "BENCH_ACT_SIZES=$SIZES: expected whole numbers (runs today per size)" ;; esac
+  [ "$n" -ge 10 ] || die "BENCH_ACT_SIZES: $n is too small (at least 10 runs)"
+done
+[ -n "$SIZES" ] || die "BENCH_ACT_SIZES is empty"
+[ "$ROUNDS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$COLD_ROUNDS" -ge 1 ] && [ "$INGEST_DURATION" -ge 1 ] \
+  || die "BENCH_ACT_ROUNDS, _DURATION, _COLD_ROUNDS and _INGEST_DURATION must be at least 1"
+[ "$BATCH" -ge 50 ] && [ "$BATCH" -le 5000 ] || die "BENCH_ACT_BATCH=$BATCH: expected 50 to 5000 records"
+[ "$THREADS" -le "$CONNECTIONS" ] && [ "$THREADS" -le "$INGEST_CONNECTIONS" ] \
+  || die "BENCH_ACT_THREADS must not exceed the connection counts"
+
+for tool in wrk psql curl python3; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (deploy/install-deps.sh as root installs it)"
+done
+
+# --- the bench's own stack ------------------------------------------------------------------
+
+export STATE=${BENCH_ACT_STATE:-$REPO/.opsplane-bench-act}
+export PORT=${BENCH_ACT_PORT:-$(pick_free_port)}
+export DEMO=0
+stack_started=0
+cleanup() {
+  [ "$stack_started" = 1 ] || return 0
+  if [ "${BENCH_ACT_KEEP:-0}" = 1 ]; then
+    say "BENCH_ACT_KEEP=1: the stack keeps running with the last size's data (psql \"\$(sed -n 's/^OPS_DATABASE_URL=//p' $STATE/run.env)\"); stop it with STATE=$STATE deploy/stack.sh down"
+    return 0
+  fi
+  say "stopping the bench stack"
+  "$REPO/deploy/stack.sh" down >/dev/null 2>&1 || say "warning: deploy/stack.sh down failed for STATE=$STATE"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "starting a stack: STATE=$STATE PORT=$PORT"
+mkdir -p "$STATE"
+# One run writes ~1 GB of access and worker logs (every request is logged): start them afresh,
+# so the bench's state keeps only the last run's.
+for f in "$STATE"/logs/access.log "$STATE"/logs/fcgi-*.log "$STATE"/logs/nginx-error.log; do
+  [ ! -f "$f" ] || : >"$f"
+done
+stack_started=1
+"$REPO/deploy/stack.sh" up 2>"$STATE/bench-activity-up.log" \
+  || { cat "$STATE/bench-activity-up.log" >&2; die "deploy/stack.sh up failed"; }
+run_env=$STATE/run.env
+url=$(env_file_get "$run_env" OPS_URL)
+db_url=$(env_file_get "$run_env" OPS_DATABASE_URL)
+admin_token=$(env_file_get "$run_env" OPS_ADMIN_TOKEN)
+ingest_token=$(env_file_get "$run_env" OPS_INGEST_TOKEN)
+[ -n "$url" ] && [ -n "$db_url" ] && [ -n "$admin_token" ] && [ -n "$ingest_token" ] \
+  || die "$run_env lacks OPS_URL, OPS_DATABASE_URL or a token"
+auth="Authorization: Bearer $admin_token"
+
+jsonl=$STATE/bench-activity.jsonl
+: >"$jsonl"
+record() { printf '%s\n' "$1" >>"$jsonl"; }
+
+# psql on the bench's database; -At: bare values, one row a line, | between columns.
+q() { psql "$db_url" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+num() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }        # 1000000 -> 1,000,000
+label() {                                                  # 1000000 -> 1M, 10000 -> 10k
+  if [ $(($1 % 1000000)) = 0 ]; then echo "$(($1 / 1000000))M"
+  elif [ $(($1 % 1000)) = 0 ]; then echo "$(($1 / 1000))k"
+  else echo "$1"; fi
+}
+
+# --- ops.runs' secondary indexes ------------------------------------------------------------
+# Bulk loads drop them and build them again afterwards (5x faster than maintaining eight
+# B-trees row by row). The definitions come from the catalog, so they are exactly the
+# migrations'; they are saved first, and a run interrupted mid-load is repaired by the next.
+index_file=$STATE/bench-activity-runs-indexes.sql
+restore_indexes() {
+  [ -s "$index_file" ] || return 0
+  { echo "SET maintenance_work_mem = '256MB'; SET client_min_messages = warning;"
+    sed 's/^CREATE INDEX /CREATE INDEX IF NOT EXISTS /; s/$/;/' "$index_file"; } | q -f - >/dev/null
+}
+restore_indexes
+q -c "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'ops.runs'::regclass AND NOT indisprimary
+      ORDER BY indexrelid" >"$index_file.new"
+[ -s "$index_file.new" ] || die "ops.runs has no secondary indexes: is the migration applied?"
+mv "$index_file.new" "$index_file"
+drop_indexes() {
+  q -c "SELECT 'DROP INDEX ops.' || quote_ident(c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = 'ops.runs'::regclass AND NOT i.indisprimary" | sed 's/$/;/' | q -f - >/dev/null
+}
+
+# 40 agents, 12 of them scheduled; the ledger tables empty.
+reset_ledger() {
+  q <<'SQL' >/dev/null
+TRUNCATE ops.runs, ops.messages, ops.llm_calls, ops.events, ops.agents, ops.api_cache;
+INSERT INTO ops.agents (agent_id, name, owner_email, owner_id, schedule, created_at, updated_at)
+SELECT 'agent-' || lpad(a::text, 2, '0'), 'Agent ' || a, 'owner' || (a % 9) || '@example.com', 'owner-' || (a % 9),
+       CASE WHEN a % 10 IN (1, 4, 7) THEN '*/' || (5 * (1 + a % 6)) || ' * * * *' END,
+       now() - interval '90 days', now() - interval '1 day'
+FROM generate_series(1, 40) a;
+SELECT nextval('ops.data_version');
+SQL
+}
+
+# Inserts n runs whose start times are spread evenly over [t0, t1): ids <prefix>000000001..,
+# 40 agents and 2,000 users with skewed popularity, ~6 % failed, 1 % canceled, 0.5 % still
+# running, lognormal durations (median ~4 s, capped at 10 min), tokens by model, ~8 % of costs
+# unknown (NULL).
+load_runs() { # prefix n t0 t1
+  q -v prefix="$1" -v n="$2" -v t0="$3" -v t1="$4" <<'SQL' >/dev/null
+INSERT INTO ops.runs (run_id, agent_id, user_id, status, created_at, started_at, finished_at, duration_ms,
+                      model, prompt_tokens, completion_tokens, cost_usd, error)
+SELECT :'prefix' || lpad(i::text, 9, '0'),
+       'agent-' || lpad((1 + floor(40 * ra ^ 2))::int::text, 2, '0'),
+       'u-' || lpad((1 + floor(2000 * ru ^ 1.5))::int::text, 4, '0'),
+       st,
+       t - make_interval(secs => rq * 3),
+       t,
+       CASE WHEN st <> 'running' THEN t + make_interval(secs => dur / 1000.0) END,
+       CASE WHEN st <> 'running' THEN dur END,
+       (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4', 'claude-haiku-4', 'gemini-2.5-flash'])[1 + floor(rm * 5)::int],
+       pt, ct,
+       CASE WHEN st = 'running' OR rc < 0.08 THEN NULL
+            ELSE round(((pt * 2.5 + ct * 10.0) / 1e6 * (0.2 + rm))::numeric, 6) END,
+       CASE WHEN st = 'failed'
+            THEN (ARRAY['timeout', 'rate_limited', 'tool_error: http 502', 'context_length_exceeded'])[1 + floor(rc * 4)::int] END
+FROM (
+  SELECT i,
+         :'t0'::timestamptz + (:'t1'::timestamptz - :'t0'::timestamptz) * ((i - 1 + random()) / :n) AS t,
+         random() AS ra, random() AS ru, random() AS rq, random() AS rm, random() AS rc,
+         CASE WHEN rs < 0.06 THEN 'failed' WHEN rs < 0.07 THEN 'canceled' WHEN rs < 0.075 THEN 'running'
+              ELSE 'success' END AS st,
+         least(600000, greatest(50, round(exp(8.3 + 0.9 * sqrt(-2 * ln(1 - u1)) * cos(2 * pi() * u2)))))::bigint AS dur,
+         (200 + floor(random() * 4000))::bigint AS pt, (20 + floor(random() * 800))::bigint AS ct
+  FROM (SELECT i, random() AS rs, random() AS u1, random() AS u2 FROM generate_series(1, :n) i) g
+) x;
+SQL
+}
+
+load_messages() { # prefix n t0 t1
+  q -v prefix="$1" -v n="$2" -v t0="$3" -v t1="$4" <<'SQL' >/dev/null
+INSERT INTO ops.messages (message_id, thread_id, user_id, created_at)
+SELECT :'prefix' || lpad(i::text, 9, '0'), 'th-' || :'prefix' || (i / 6),
+       'u-' || lpad((1 + floor(2000 * random() ^ 1.5))::int::text, 4, '0'),
+       :'t0'::timestamptz + (:'t1'::timestamptz - :'t0'::timestamptz) * ((i - 1 + random()) / :n)
+FROM generate_series(1, :n) i;
+SQL
+}
+
+step_start=0
+step() { step_start=$SECONDS; printf 'bench-activity [%3ds]: %s… ' "$((SECONDS - T0))" "$*" >&2; }
+step_done() { printf '%d s\n' "$((SECONDS - step_start))" >&2; }
+
+load_size() { # n
+  local n=$1 per_day=$(($1 / 10)) now_s day0_s day0 t_end chunk=10 d from to
+  now_s=$(date -u +%s); day0_s=$((now_s / 86400 * 86400))
+  iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+  day0=$(iso "$day0_s")
+  # Today's runs start up to 11 minutes ago, so that they have finished by now (10 min max);
+  # in the day's first minutes, up to now.
+  t_end=$(iso $((now_s - 660 > day0_s ? now_s - 660 : now_s)))
+  step "size $(label "$n"): emptying the ledger"; reset_ledger; drop_indexes; step_done
+  for ((d = HISTORY_DAYS; d > 0; d -= chunk)); do
+    from=$d; to=$((d > chunk ? d - chunk : 0))
+    step "size $(label "$n"): loading $(num $((per_day * (from - to)))) history runs (days -$from..-$((to + 1)), $(num "$per_day") a day)"
+    load_runs "h$from-" $((per_day * (from - to))) "$(iso $((day0_s - from * 86400)))" "$(iso $((day0_s - to * 86400)))"
+    step_done
+  done
+  step "size $(label "$n"): loading $(num "$n") runs today"
+  load_runs "rt-" "$n" "$day0" "$t_end"; step_done
+  step "size $(label "$n"): building ops.runs' $(wc -l <"$index_file") secondary indexes"; restore_indexes; step_done
+  step "size $(label "$n"): loading $(num $((n / 10))) messages today and $(num $((n / 100 * HISTORY_DAYS))) before"
+  [ $((n / 100 * HISTORY_DAYS)) = 0 ] || load_messages "mh-" $((n / 100 * HISTORY_DAYS)) \
+    "$(iso $((day0_s - HISTORY_DAYS * 86400)))" "$day0"
+  load_messages "mt-" $((n / 10)) "$day0" "$t_end"; step_done
+  step "size $(label "$n"): VACUUM ANALYZE"
+  q -c "VACUUM ANALYZE ops.runs" -c "VACUUM ANALYZE ops.messages" -c "VACUUM ANALYZE ops.agents"; step_done
+}
+
+# --- requests ---------------------------------------------------------------------------------
+
+READS="summary|/api/ops/summary
+timeseries|/api/ops/timeseries?metric=runs_by_hour&window=today
+top|/api/ops/top?kind=agents&window=today&limit=5"
+# Interleaved in every round: the two references first (hello = FastCGI ceiling, auth = the
+# access gate every admin read pays), then the three cached reads.
+ROUTES="hello|/api/ops/ping
+auth|/api/ops/whoami
+$READS"
+
+header_for() { [ "$1" = hello ] || printf '%s' "$auth"; }
+
+check_get() { # path [header]
+  local code
+  code=$(curl -s -o "$STATE/bench-activity-last.json" -m 60 -w '%{http_code}' ${2:+-H "$2"} "$url$1" || true)
+  [ "$code" = 200 ] || die "GET $url$1 answers ${code:-nothing}, not 200: $(head -c 300 "$STATE/bench-activity-last.json" 2>/dev/null)"
+}
+
+wrk_get() { # path seconds connections [header] -> the BENCH_JSON line
+  wrk -t"$THREADS" -c"$3" -d"${2}s" --timeout "${TIMEOUT}s" --latency -s "$REPO/bench/report.lua" ${4:+-H "$4"} "$url$1" 2>&1 \
+    | sed -n 's/^BENCH_JSON //p'
+}
+
+ingest_wrk() { # seconds nonce -> the BENCH_JSON line
+  OPS_INGEST_TOKEN=$ingest_token INGEST_BATCH=$BATCH INGEST_NONCE=$2 \
+    wrk -t"$THREADS" -c"$INGEST_CONNECTIONS" -d"${1}s" --timeout "${TIMEOUT}s" --latency -s "$REPO/bench/ingest.lua" \
+      "$url/api/ops/ingest" 2>&1 \
+    | sed -n 's/^BENCH_JSON //p'
+}
+
+# Rows in the three tables ingest writes to: "runs llm_calls messages".
+ledger_counts() {
+  q -F ' ' -c "SELECT (SELECT count(*) FROM ops.runs), (SELECT count(*) FROM ops.llm_calls), (SELECT count(*) FROM ops.messages)"
+}
+
+# One cold computation: the answer cache emptied and the data version bumped, as after a
+# write, then one request; the worker's own measurement is read back from ops.api_cache.
+cold_once() { # name path
+  local out key_ms
+  q -c "TRUNCATE ops.api_cache" -c "SELECT nextval('ops.data_version')" >/dev/null
+  out=$(curl -s -o "$STATE/bench-activity-last.json" -m 120 -w '%{http_code} %{time_total}' -H "$auth" "$url$2" || true)
+  [ "${out%% *}" = 200 ] || die "cold GET $2 answered ${out%% *}: $(head -c 300 "$STATE/bench-activity-last.json")"
+  key_ms=$(q -c "SELECT round(compute_ms::numeric, 2) FROM ops.api_cache WHERE key LIKE '$1:%'")
+  printf '{"curl_ms":%s,"compute_ms":%s}' "$(awk -v t="${out#* }" 'BEGIN { printf "%.2f", t * 1000 }')" "${key_ms:-null}"
+}
+
+check_get /api/ops/ping
+check_get /api/ops/whoami "$auth"
+check_get /api/ops/summary "$auth"
+nonce=$(date +%s)
+access_log=$(env_file_get "$run_env" OPS_ACCESS_LOG)
+access_offset=$(stat -c %s "$access_log" 2>/dev/null || echo 0)
+
+for n in $SIZES; do
+  L=$(label "$n")
+  # --- load ---
+  load_start=$SECONDS
+  load_size "$n"
+  load_s=$((SECONDS - load_start))
+  counts=$(q -F ' ' -c "SELECT count(*) FILTER (WHERE started_at >= date_trunc('day', now())), count(*),
+                               (SELECT count(*) FROM ops.messages), (SELECT count(*) FROM ops.agents),
+                               (SELECT count(*) FROM ops.agents WHERE schedule IS NOT NULL),
+                               count(DISTINCT user_id) FILTER (WHERE started_at >= date_trunc('day', now())),
+                               current_date FROM ops.runs")
+  read -r c_today c_all c_msg c_agents c_sched c_users c_date <<<"$counts"
+  [ "$c_today" = "$n" ] || die "size $L: ops.runs holds $c_today runs today after the load, not $n"
+  record "{\"row\":\"data\",\"size\":$n,\"runs_today\":$c_today,\"runs_total\":$c_all,\"messages\":$c_msg,\"agents\":$c_agents,\"scheduled\":$c_sched,\"users_today\":$c_users,\"date\":\"$c_date\",\"load_s\":$load_s}"
+
+  # --- cold computations, then every answer cached once (one request at a time: an empty
+  # key under 32 clients makes every one of them compute it) ---
+  say "size $L: timing $COLD_ROUNDS cold computations per route"
+  while IFS='|' read -r name path; do
+    for r in $(seq 1 "$COLD_ROUNDS"); do
+      record "{\"row\":\"cold\",\"route\":\"$name\",\"size\":$n,\"round\":$r,\"result\":$(cold_once "$name" "$path")}"
+    done
+  done <<<"$READS"
+  while IFS='|' read -r name path; do check_get "$path" "$auth"; done <<<"$READS"
+
+  # --- reads ---
+  if [ "$WARMUP" -gt 0 ]; then
+    say "size $L: warming up (${WARMUP}s per route)"
+    while IFS='|' read -r name path; do
+      wrk_get "$path" "$WARMUP" "$CONNECTIONS" "$(header_for "$name")" >/dev/null
+    done <<<"$ROUTES"
+  fi
+  say "size $L: measuring $ROUNDS interleaved rounds x $(wc -l <<<"$ROUTES") routes x ${DURATION}s (about $((ROUNDS * $(wc -l <<<"$ROUTES") * DURATION))s)"
+  for round in $(seq 1 "$ROUNDS"); do
+    while IFS='|' read -r name path; do
+      t_start=$(date +%s.%N)
+      line=$(wrk_get "$path" "$DURATION" "$CONNECTIONS" "$(header_for "$name")")
+      [ -n "$line" ] || die "wrk produced no result for $path (size $L, round $round)"
+      record "{\"row\":\"$name\",\"size\":$n,\"round\":$round,\"connections\":$CONNECTIONS,\"path\":\"${path%%\?*}\",\"t0\":$t_start,\"t1\":$(date +%s.%N),\"result\":$line}"
+      say "size $L round $round $name: $(sed 's/.*"rps":\([0-9]*\).*"p99_us":\([0-9]*\).*/\1 req\/s, p99 \2 us/' <<<"$line")"
+    done <<<"$ROUTES"
+  done
+
+  # --- ingest on top of this size's data (it adds rows, so it comes after the reads) ---
+  say "size $L: hello at $INGEST_CONNECTIONS connections, the ingest's ceiling (${DURATION}s)"
+  [ "$WARMUP" = 0 ] || wrk_get /api/ops/ping "$WARMUP" "$INGEST_CONNECTIONS" >/dev/null
+  line=$(wrk_get /api/ops/ping "$DURATION" "$INGEST_CONNECTIONS")
+  [ -n "$line" ] || die "wrk produced no result for /api/ops/ping"
+  record "{\"row\":\"hello_ingest\",\"size\":$n,\"connections\":$INGEST_CONNECTIONS,\"result\":$line}"
+  if [ "$WARMUP" -gt 0 ]; then
+    line=$(ingest_wrk "$WARMUP" "w$nonce$n")
+    [ -n "$line" ] || die "wrk produced no result for the ingest warm-up"
+  fi
+  sleep 1
+  before=$(ledger_counts)
+  say "size $L: ingest, batches of $BATCH records, $INGEST_CONNECTIONS connections, ${INGEST_DURATION}s"
+  line=$(ingest_wrk "$INGEST_DURATION" "m$nonce$n")
+  [ -n "$line" ] || die "wrk produced no result for the ingest"
+  # Requests in flight when wrk stopped may still commit: wait until the counts settle.
+  after=$(ledger_counts)
+  for _ in $(seq 1 40); do
+    sleep 0.5; now_counts=$(ledger_counts); [ "$now_counts" != "$after" ] || break; after=$now_counts
+  done
+  read -r b_runs b_llm b_msg <<<"$before"
+  read -r a_runs a_llm a_msg <<<"$after"
+  record "{\"row\":\"ingest\",\"size\":$n,\"connections\":$INGEST_CONNECTIONS,\"result\":$line,\"db\":{\"runs\":$((a_runs - b_runs)),\"llm_calls\":$((a_llm - b_llm)),\"messages\":$((a_msg - b_msg))}}"
+  say "size $L: ingest: $(sed 's/.*"ok_requests":\([0-9]*\).*/\1/' <<<"$line") batches acknowledged, $(num $((a_runs + a_llm + a_msg - b_runs - b_llm - b_msg))) rows stored"
+
+  end_date=$(q -c "SELECT current_date")
+  [ "$end_date" = "$c_date" ] || record "{\"row\":\"midnight\",\"size\":$n,\"from\":\"$c_date\",\"to\":\"$end_date\"}"
+done
+
+# --- the table ----------------------------------------------------------------------------------
+
+workers=$(env_file_get "$run_env" OPS_WORKERS); threads=$(env_file_get "$run_env" OPS_FCGI_THREADS)
+header="Opsplane activity bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  $url  host: $(nproc) CPUs, load avg $(cut -d' ' -f1-3 /proc/loadavg)  workers: ${workers:-?} x ${threads:-?} threads  took $((SECONDS - T0)) s
+reads: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --timeout ${TIMEOUT}s --latency, medians of $ROUNDS interleaved rounds (hello, auth, summary, timeseries, top) after ${WARMUP}s warm-ups
+ingest: wrk -t$THREADS -c$INGEST_CONNECTIONS -d${INGEST_DURATION}s, $BATCH fresh records a request (bench/ingest.lua), on top of each size's data, after its reads"
+
+status=0
+python3 "$REPO/bench/activity_report.py" "$jsonl" "$header" "${OPS_CACHE_MAX_AGE_MS:-2000}" "${OPS_CACHE_CHEAP_MS:-25}" \
+  "$START_EPOCH" "$access_log" "$(env_file_get "$run_env" OPS_LOG_DIR)" "$access_offset" \
+  >"$STATE/bench-activity.txt" || status=$?
+cat "$STATE/bench-activity.txt"
+say "table saved to $STATE/bench-activity.txt, raw numbers in $jsonl"
+[ "$status" = 0 ] || exit 1
