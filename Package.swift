@@ -87,6 +87,7 @@ let package = Package(
         .testTarget(name: "OpsCryptoTests", dependencies: ["OpsCrypto"]),
         .testTarget(name: "OpsMigrationsTests", dependencies: ["OpsMigrations", "OpsPostgres"]),
         .testTarget(name: "OpsActivityTests", dependencies: ["OpsActivity", "OpsJSON"]),
+        .testTarget(name: "OpsLedgerTests", dependencies: ["OpsLedger", "OpsActivity"]),
         .testTarget(name: "OpsTickerCoreTests", dependencies: ["OpsTickerCore", "OpsJSON"]),
         .testTarget(name: "OpsAuthTests", dependencies: ["OpsAuth", "OpsJSON"]),
         .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),

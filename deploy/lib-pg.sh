@@ -121,6 +121,11 @@ timezone = 'UTC'
 log_timezone = 'UTC'
 password_encryption = 'scram-sha-256'
 log_line_prefix = '%m [%p] %q%u@%d '
+# The default 128MB keeps only a fraction of the runs indexes in memory once the ledger
+# holds millions of rows (ingest then waits on index page reads); the aggregates sort
+# hundreds of thousands of values, which spill to disk at the default 4MB.
+shared_buffers = '${OPS_PG_SHARED_BUFFERS:-512MB}'
+work_mem = '32MB'
 EOF
   [ "$(id -u)" -ne 0 ] || chown postgres: "$conf"
 }

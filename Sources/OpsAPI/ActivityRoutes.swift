@@ -116,15 +116,12 @@ enum ActivityRoutes {
     // MARK: admin reads
 
     static func cache(_ db: PGConnection, _ context: AppContext) -> AnswerCache {
-        AnswerCache(connection: db, policy: CachePolicy(maxAgeMillis: Double(context.config.cacheMaxAgeMillis),
-                                                        cheapMillis: Double(context.config.cacheCheapMillis)))
+        AnswerCache(connection: db, policy: context.cachePolicy, logger: context.logger)
     }
 
     /// A cached JSON answer, sent as stored (no re-serialisation).
-    static func cachedAnswer(_ key: String, _ context: AppContext, compute: @escaping (ActivityQueries) throws -> JSON) throws -> Response {
-        let body = try context.database.run { db in
-            try cache(db, context).answer(key) { try compute(ActivityQueries(connection: db)).serialized() }
-        }
+    static func cachedAnswer(_ answer: CachedAnswer, _ context: AppContext, now: UTCTime) throws -> Response {
+        let body = try context.database.run { db in try cache(db, context).answer(answer, now: now) }
         return Response(status: 200, headers: [HTTPHeader("Content-Type", "application/json"),
                                                 HTTPHeader("Cache-Control", "no-store")], body: Array(body.utf8))
     }
@@ -132,11 +129,8 @@ enum ActivityRoutes {
     static func summary(_ request: Request, _ context: AppContext) throws -> Response {
         _ = try QueryParameters(request, allowed: [])
         let t = now()
-        let limits = ActivityQueries.Limits(userCents: context.config.dailyCostPerUserCents,
-                                            globalCents: context.config.dailyCostGlobalCents)
-        return try cachedAnswer("summary:\(t.dateString):\(limits.userCents):\(limits.globalCents)", context) {
-            try $0.summary(now: t, limits: limits)
-        }
+        return try cachedAnswer(.summary(date: t.dateString, userCents: context.config.dailyCostPerUserCents,
+                                         globalCents: context.config.dailyCostGlobalCents), context, now: t)
     }
 
     static func timeseries(_ request: Request, _ context: AppContext) throws -> Response {
@@ -144,33 +138,22 @@ enum ActivityRoutes {
         let metric = try q.choice("metric", ActivityQueries.Metric.self, fallback: nil)
         let window = try q.choice("window", SeriesWindow.self, fallback: .today)
         let t = now()
-        return try cachedAnswer("timeseries:\(metric.rawValue):\(window.rawValue):\(t.dateString)", context) {
-            try $0.timeseries(metric, window: window, now: t)
-        }
+        return try cachedAnswer(.timeseries(metric, window, date: t.dateString), context, now: t)
     }
-
-    enum TopKind: String, CaseIterable { case agents, users, models }
 
     static func top(_ request: Request, _ context: AppContext) throws -> Response {
         let q = try QueryParameters(request, allowed: ["kind", "window", "limit"])
-        let kind = try q.choice("kind", TopKind.self, fallback: .agents)
+        let kind = try q.choice("kind", CachedAnswer.TopKind.self, fallback: .agents)
         let window = try q.choice("window", SeriesWindow.self, fallback: .today)
         let limit = try q.integer("limit", in: 1...100, fallback: 5)
         let t = now()
-        return try cachedAnswer("top:\(kind.rawValue):\(window.rawValue):\(limit):\(t.dateString)", context) { queries in
-            switch kind {
-            case .agents: return try queries.topAgents(window: window, now: t, limit: limit)
-            case .users: return try queries.topUsers(window: window, now: t, limit: limit)
-            case .models: return try queries.topModels(window: window, now: t, limit: limit)
-            }
-        }
+        return try cachedAnswer(.top(kind, window, limit: limit, date: t.dateString), context, now: t)
     }
 
     static func overview(_ request: Request, _ context: AppContext) throws -> Response {
         let q = try QueryParameters(request, allowed: ["period"])
         let period = try q.choice("period", OverviewPeriod.self, fallback: .h24)
-        let t = now()
-        return try cachedAnswer("overview:\(period.rawValue)", context) { try $0.overview(period: period, now: t) }
+        return try cachedAnswer(.overview(period), context, now: now())
     }
 
     static func queue(_ request: Request, _ context: AppContext) throws -> Response {

@@ -1,3 +1,4 @@
+import OpsActivity
 import OpsConfig
 import OpsLog
 import OpsPostgres
@@ -9,6 +10,7 @@ public final class AppContext {
     public let logger: Logger
     public let database: DatabaseSession
     let authenticator: Authenticator
+    public let cachePolicy: CachePolicy
 
     public init(config: Config, logger: Logger, applicationName: String) {
         self.config = config
@@ -17,5 +19,6 @@ public final class AppContext {
                                         connectTimeoutSeconds: config.dbConnectTimeoutSeconds,
                                         statementTimeoutMillis: config.dbStatementTimeoutMillis)
         self.authenticator = Authenticator(config: config)
+        self.cachePolicy = CachePolicy(maxAgeMillis: Double(config.cacheMaxAgeMillis), cheapMillis: Double(config.cacheCheapMillis))
     }
 }

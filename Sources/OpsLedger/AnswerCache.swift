@@ -3,42 +3,84 @@ import OpsLog
 import OpsPostgres
 
 /// Cached answers of expensive aggregate routes, shared by every worker through
-/// `ops.api_cache`, decided by `CachePolicy`. At most one worker recomputes a key at a time
-/// (a transaction-level advisory lock); the others keep serving the previous answer.
+/// `ops.api_cache` and decided by `CachePolicy`:
+/// - cheap answers (small data) are recomputed in the request whenever data changed, so they
+///   are exact;
+/// - expensive ones are served from the cache and kept fresh by `AnswerRefresher` in the
+///   background, so no request waits for them and a request costs the same at any data size;
+/// - a key nobody has computed yet is computed once: concurrent requests wait for the one
+///   that holds the key's lock and then read its answer;
+/// - when a recomputation fails (a statement timeout under load), the previous answer is
+///   served rather than an error.
 public struct AnswerCache {
+    /// An expensive answer older than this is recomputed in the request after all (the
+    /// refresher is not keeping up, or not running).
+    public static let staleLimitMillis: Double = 30_000
     let db: PGConnection
     let policy: CachePolicy
+    let logger: Logger?
 
-    public init(connection: PGConnection, policy: CachePolicy) {
+    public init(connection: PGConnection, policy: CachePolicy, logger: Logger? = nil) {
         self.db = connection
         self.policy = policy
+        self.logger = logger
     }
 
-    /// The serialized JSON answer for `key`: cached, or computed by `compute` and stored.
-    public func answer(_ key: String, compute: () throws -> String) throws -> String {
+    public func answer(_ answer: CachedAnswer, now: UTCTime) throws -> String {
+        let key = answer.key
         let r = try db.query("""
             SELECT (SELECT last_value FROM ops.data_version), c.data_version,
-                   extract(epoch FROM clock_timestamp() - c.computed_at) * 1000, c.compute_ms, c.body
+                   extract(epoch FROM clock_timestamp() - c.computed_at) * 1000, c.compute_ms, c.body,
+                   c.last_read_at < clock_timestamp() - interval '5 seconds'
             FROM (SELECT 1) one LEFT JOIN ops.api_cache c ON c.key = $1
             """, [key])
         let version = r.int(0, 0) ?? 0
-        var cached: CachePolicy.Cached?
-        if let v = r.int(0, 1), let age = r.double(0, 2), let ms = r.double(0, 3) {
-            cached = CachePolicy.Cached(dataVersion: v, ageMillis: age, computeMillis: ms)
+        guard let body = r.string(0, 4), let v = r.int(0, 1), let age = r.double(0, 2), let ms = r.double(0, 3) else {
+            return try computeCold(answer, now: now, version: version)
         }
-        if policy.decide(cached, currentVersion: version) == .serveCached, let body = r.string(0, 4) { return body }
-        return try db.transaction {
-            let locked = try db.query("SELECT pg_try_advisory_xact_lock(hashtext($1))", [key]).bool(0, 0) ?? false
-            if !locked, cached != nil, let body = r.string(0, 4) { return body }
-            let start = Timestamp.monotonicMillis()
-            let body = try compute()
-            try db.query("""
-                INSERT INTO ops.api_cache (key, data_version, computed_at, compute_ms, body)
-                VALUES ($1, $2, clock_timestamp(), $3, $4)
-                ON CONFLICT (key) DO UPDATE SET data_version = EXCLUDED.data_version,
-                    computed_at = EXCLUDED.computed_at, compute_ms = EXCLUDED.compute_ms, body = EXCLUDED.body
-                """, [key, String(version), String(Timestamp.monotonicMillis() - start), body])
+        // Tells the refresher this key is still wanted (a write at most every 5 s per key).
+        if r.bool(0, 5) == true {
+            try db.query("UPDATE ops.api_cache SET last_read_at = clock_timestamp() WHERE key = $1", [key])
+        }
+        let cached = CachePolicy.Cached(dataVersion: v, ageMillis: age, computeMillis: ms)
+        let decision = policy.decide(cached, currentVersion: version)
+        let expensive = ms > policy.cheapMillis
+        if decision == .serveCached || (expensive && age < Self.staleLimitMillis) { return body }
+        do {
+            return try db.transaction {
+                guard try db.query("SELECT pg_try_advisory_xact_lock(hashtext($1))", [key]).bool(0, 0) == true else {
+                    return body  // another worker is recomputing it
+                }
+                return try store(answer, now: now, version: version)
+            }
+        } catch let error as PGError where db.isHealthy {
+            logger?.warn("serving the previous answer: recomputing failed", [("key", .string(key)), ("error", .string(error.description))])
             return body
         }
+    }
+
+    /// The first computation of a key: one worker computes, the others wait on its lock and
+    /// read the result instead of computing it again.
+    func computeCold(_ answer: CachedAnswer, now: UTCTime, version: Int64) throws -> String {
+        try db.transaction {
+            try db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [answer.key])
+            let again = try db.query("SELECT body FROM ops.api_cache WHERE key = $1", [answer.key])
+            if let body = again.string(0, 0) { return body }
+            return try store(answer, now: now, version: version)
+        }
+    }
+
+    /// Computes and stores; the caller holds the key's lock.
+    @discardableResult
+    public func store(_ answer: CachedAnswer, now: UTCTime, version: Int64) throws -> String {
+        let start = Timestamp.monotonicMillis()
+        let body = try answer.compute(db, now: now)
+        try db.query("""
+            INSERT INTO ops.api_cache (key, data_version, computed_at, compute_ms, body, last_read_at)
+            VALUES ($1, $2, clock_timestamp(), $3, $4, clock_timestamp())
+            ON CONFLICT (key) DO UPDATE SET data_version = EXCLUDED.data_version,
+                computed_at = EXCLUDED.computed_at, compute_ms = EXCLUDED.compute_ms, body = EXCLUDED.body
+            """, [answer.key, String(version), String(Timestamp.monotonicMillis() - start), body])
+        return body
     }
 }

@@ -26,11 +26,7 @@ public struct BudgetStore {
             SELECT coalesce((SELECT sum(cost_usd) FROM ops.runs WHERE user_id = $1 AND finished_at >= $2 AND finished_at < $3), 0),
                    (SELECT count(*) FROM ops.runs WHERE user_id = $1 AND started_at >= $2 AND started_at < $3)
             """, [userID, d0.sql, d1.sql])
-        let global = try cache.answer("global_spend:\(d0.dateString)") {
-            let r = try db.query("SELECT coalesce(sum(cost_usd), 0) FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2",
-                                 [d0.sql, d1.sql])
-            return String(r.double(0, 0) ?? 0)
-        }
+        let global = try cache.answer(.globalSpend(date: d0.dateString), now: now)
         return BudgetUsage(userSpentUSD: user.double(0, 0) ?? 0, userRunsToday: user.int(0, 1) ?? 0,
                            globalSpentUSD: Double(global) ?? 0)
     }

@@ -1,7 +1,12 @@
 import ArgumentParser
+import OpsActivity
 import OpsAPI
+import OpsLedger
 import OpsFastCGI
 import OpsHTTP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct FcgiCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +35,19 @@ struct FcgiCommand: ParsableCommand {
             let context = AppContext(config: config, logger: logger, applicationName: "opsplane-fcgi-\(index)")
             return Application(router: router, context: context).handle
         }
+        // SIGTERM/SIGINT are blocked before any thread starts, so that only the server's
+        // sigwait takes them (a thread started earlier would inherit the default action).
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        // Keeps expensive cached answers fresh (one active refresher among all workers).
+        let refresher = AnswerRefresher(databaseURL: config.databaseURL,
+                                        policy: CachePolicy(maxAgeMillis: Double(config.cacheMaxAgeMillis),
+                                                            cheapMillis: Double(config.cacheCheapMillis)),
+                                        logger: logger)
+        _ = try startThread { refresher.run() }
         do {
             try server.run()
         } catch let error as FastCGIServer.StartError {
