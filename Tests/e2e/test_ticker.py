@@ -255,3 +255,63 @@ def test_sigterm_closes_clients_with_1001(stack, tmp_path):
         if proc.poll() is None:
             proc.kill()
         log.close()
+
+
+def ingest_records(stack_url, token, records):
+    body = "".join(json.dumps(r) + "\n" for r in records)
+    resp = requests.post(stack_url + "/api/ops/ingest", data=body.encode(), timeout=30,
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+    assert resp.status_code == 200 and resp.json()["rejected"] == 0, helpers.describe(resp)
+
+
+def test_run_status_mapping_reaches_the_ticker(stack):
+    p = uuid.uuid4().hex[:6]
+    now = iso_now()
+    base = {"kind": "run", "agent_id": "ticker-agent", "user_id": "ticker-user", "created_at": now}
+    steps = [
+        [{**base, "run_id": f"map-{p}-a", "status": "queued"}, {**base, "run_id": f"map-{p}-b", "status": "queued"}],
+        [{**base, "run_id": f"map-{p}-a", "status": "running", "started_at": now},
+         {**base, "run_id": f"map-{p}-b", "status": "running", "started_at": now}],
+        [{**base, "run_id": f"map-{p}-a", "status": "success", "finished_at": now},
+         {**base, "run_id": f"map-{p}-b", "status": "failed", "finished_at": now, "error": "boom"},
+         {**base, "run_id": f"map-{p}-c", "status": "canceled"}],
+        # a marker run, so we know everything before it has arrived
+        [{**base, "run_id": f"map-{p}-z", "status": "running", "started_at": now}],
+    ]
+
+    async def go():
+        async with websockets.connect(ws_url(stack), additional_headers=auth(stack.env["OPS_ADMIN_TOKEN"])) as ws:
+            await subscribe(ws)
+            for batch in steps:
+                await asyncio.to_thread(ingest_records, stack.url, stack.env["OPS_INGEST_TOKEN"], batch)
+            frames = await frames_for(ws, [f"map-{p}-z"])
+            seen = [(f["data"]["run_id"][-1], f["data"]["type"]) for f in frames
+                    if str(f["data"].get("run_id", "")).startswith(f"map-{p}-")]
+            assert seen == [("a", "run_started"), ("b", "run_started"), ("a", "run_success"), ("b", "run_failed"),
+                            ("z", "run_started")], f"queued and canceled publish nothing; the rest map 1:1: {seen}"
+    run(go())
+
+
+from activity_helpers import budget_ops, budget_stack, finished_run, today_at  # noqa: E402,F401
+
+
+def test_budget_denial_reaches_the_ticker(budget_ops):
+    user = f"u-tick-{uuid.uuid4().hex[:6]}"
+    url = budget_ops.url.replace("http://", "ws://", 1) + WS_PATH
+
+    async def go():
+        async with websockets.connect(url, additional_headers=auth(budget_ops.admin_token)) as ws:
+            await subscribe(ws)
+            await asyncio.to_thread(budget_ops.ingest_ok, [finished_run(f"r-{user}", "ag-1", today_at(1), today_at(61),
+                                                                        user_id=user, cost_usd=1.5)])
+            resp = await asyncio.to_thread(budget_ops.budget_check, user)
+            assert resp.status_code == 429, f"a user at 150 % of the limit: {helpers.describe(resp)}"
+            deadline = time.monotonic() + 10
+            while True:
+                left = deadline - time.monotonic()
+                assert left > 0, "no budget_denied frame reached the ticker within 10 s"
+                f = await recv_json(ws, left)
+                if f.get("type") == "ops_event" and f["data"].get("type") == "budget_denied":
+                    assert f["data"]["user_id"] == user, f
+                    return
+    run(go())
