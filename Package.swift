@@ -3,6 +3,16 @@
 // C libraries sit behind `C*` system-library targets; each Ops* library has one job.
 import PackageDescription
 
+/// swift-nio's WebSocket stack, for the ticker and its benchmark client.
+let webSocketServer: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "NIOWebSocket", package: "swift-nio"),
+    .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+    .product(name: "Atomics", package: "swift-atomics"),
+]
+
 let package = Package(
     name: "opsplane",
     platforms: [.macOS(.v13)],
@@ -46,15 +56,7 @@ let package = Package(
         // The live ticker's protocol and bounded queue, without I/O.
         .target(name: "OpsTickerCore", dependencies: ["OpsJSON"]),
         // The live ticker: swift-nio WebSocket server fed by LISTEN ops_events.
-        .target(name: "OpsTicker", dependencies: [
-            "OpsTickerCore", "OpsPostgres", "OpsLog", "OpsJSON",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOWebSocket", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            .product(name: "Atomics", package: "swift-atomics"),
-        ]),
+        .target(name: "OpsTicker", dependencies: ["OpsTickerCore", "OpsPostgres", "OpsLog", "OpsJSON"] + webSocketServer),
         // Numbered SQL migrations and their runner.
         .target(name: "OpsMigrations", dependencies: ["OpsPostgres", "OpsCrypto"],
                 resources: [.copy("SQL")]),
@@ -71,15 +73,7 @@ let package = Package(
         ]),
 
         // The ticker benchmark's client and event generator (make bench; not installed).
-        .executableTarget(name: "ticker-bench", dependencies: [
-            "OpsPostgres",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOWebSocket", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            .product(name: "Atomics", package: "swift-atomics"),
-        ]),
+        .executableTarget(name: "ticker-bench", dependencies: ["OpsPostgres"] + webSocketServer),
 
         .testTarget(name: "OpsJSONTests", dependencies: ["OpsJSON"]),
         .testTarget(name: "OpsHTTPTests", dependencies: ["OpsHTTP", "OpsJSON"]),

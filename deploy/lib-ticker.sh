@@ -34,12 +34,13 @@ ticker_up() { # port
   die "the ticker (pid $pid) did not listen on 127.0.0.1:$port"
 }
 
-ticker_stop() {
-  local pid
-  pid=$(ticker_pid)
-  [ -n "$pid" ] || return 0
-  say "stopping ticker (pid $pid)"
-  stop_pid "$pid" ticker TERM 10
+ticker_stop() { stop_running "$(ticker_pid)" ticker; }
+
+# SIGTERM (then SIGKILL after 10 s) to a pid found by pidfile_pid, if any.
+stop_running() { # pid name
+  [ -n "$1" ] || return 0
+  say "stopping $2 (pid $1)"
+  stop_pid "$1" "$2" TERM 10
 }
 
 demo_pidfile() { echo "$RUN_DIR/demo.pid"; }
@@ -57,10 +58,4 @@ demo_live_up() {
   say "live demo activity at ${DEMO_RATE:-1} run(s)/s (pid $pid, DEMO=0 to start without)"
 }
 
-demo_live_stop() {
-  local pid
-  pid=$(demo_pid)
-  [ -n "$pid" ] || return 0
-  say "stopping live demo (pid $pid)"
-  stop_pid "$pid" "live demo" TERM 10
-}
+demo_live_stop() { stop_running "$(demo_pid)" "live demo"; }
