@@ -10,8 +10,6 @@ import Glibc
 /// The activity ledger's routes: ingest and budget check for the host app, and the KPI
 /// reads for admins. Aggregate reads go through the shared answer cache.
 enum ActivityRoutes {
-    static func now() -> UTCTime { UTCTime.now() }
-
     // MARK: ingest
 
     /// `POST /api/ops/ingest`: NDJSON or a JSON array; per-record errors, good records kept.
@@ -22,7 +20,7 @@ enum ActivityRoutes {
         } catch {
             throw APIError(status: error.status, code: error.code, message: error.message)
         }
-        let validator = RecordValidator(now: now())
+        let validator = RecordValidator(now: UTCTime.now())
         var errors: [JSON] = []
         // The last record with an identity wins; earlier duplicates count as accepted.
         var byIdentity: [String: Int] = [:]
@@ -70,7 +68,7 @@ enum ActivityRoutes {
             isAdmin = b
         }
         let config = context.config
-        let at = now()
+        let at = UTCTime.now()
         let usage = try context.database.run { db in
             try BudgetStore(connection: db, cache: cache(db, context)).usage(userID: userID, now: at)
         }
@@ -128,7 +126,7 @@ enum ActivityRoutes {
 
     static func summary(_ request: Request, _ context: AppContext) throws -> Response {
         _ = try QueryParameters(request, allowed: [])
-        let t = now()
+        let t = UTCTime.now()
         return try cachedAnswer(.summary(date: t.dateString, userCents: context.config.dailyCostPerUserCents,
                                          globalCents: context.config.dailyCostGlobalCents), context, now: t)
     }
@@ -137,7 +135,7 @@ enum ActivityRoutes {
         let q = try QueryParameters(request, allowed: ["metric", "window"])
         let metric = try q.choice("metric", ActivityQueries.Metric.self, fallback: nil)
         let window = try q.choice("window", SeriesWindow.self, fallback: .today)
-        let t = now()
+        let t = UTCTime.now()
         return try cachedAnswer(.timeseries(metric, window, date: t.dateString), context, now: t)
     }
 
@@ -146,19 +144,19 @@ enum ActivityRoutes {
         let kind = try q.choice("kind", CachedAnswer.TopKind.self, fallback: .agents)
         let window = try q.choice("window", SeriesWindow.self, fallback: .today)
         let limit = try q.integer("limit", in: 1...100, fallback: 5)
-        let t = now()
+        let t = UTCTime.now()
         return try cachedAnswer(.top(kind, window, limit: limit, date: t.dateString), context, now: t)
     }
 
     static func overview(_ request: Request, _ context: AppContext) throws -> Response {
         let q = try QueryParameters(request, allowed: ["period"])
         let period = try q.choice("period", OverviewPeriod.self, fallback: .h24)
-        return try cachedAnswer(.overview(period), context, now: now())
+        return try cachedAnswer(.overview(period), context, now: UTCTime.now())
     }
 
     static func queue(_ request: Request, _ context: AppContext) throws -> Response {
         _ = try QueryParameters(request, allowed: [])
-        let t = now()
+        let t = UTCTime.now()
         return .json(try context.database.run { try ActivityQueries(connection: $0).queues(now: t) })
     }
 }

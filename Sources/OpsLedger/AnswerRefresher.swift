@@ -9,7 +9,8 @@ import Glibc
 /// them. Every worker process runs one; a session advisory lock lets only one of them work
 /// at a time (the others stand by and take over if it stops). Each round it recomputes the
 /// answers read in the last minute whose data changed or that are older than 3/4 of the
-/// maximum age, oldest first.
+/// maximum age, oldest first. It runs for the life of its process (a worker's threads
+/// are not joined on exit either).
 public final class AnswerRefresher: @unchecked Sendable {
     static let lockKey = "7286412098152"
     let databaseURL: String
@@ -17,7 +18,6 @@ public final class AnswerRefresher: @unchecked Sendable {
     let logger: Logger
     private var connection: PGConnection?
     private var holdsLock = false
-    private var stopping = false
 
     public init(databaseURL: String, policy: CachePolicy, logger: Logger) {
         self.databaseURL = databaseURL
@@ -25,10 +25,8 @@ public final class AnswerRefresher: @unchecked Sendable {
         self.logger = logger
     }
 
-    public func stop() { stopping = true }
-
-    public func run() {
-        while !stopping {
+    public func run() -> Never {
+        while true {
             do {
                 let worked = try round()
                 usleep(worked ? 50_000 : 250_000)
