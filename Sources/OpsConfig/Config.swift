@@ -102,6 +102,14 @@ public struct Config: Equatable, Sendable {
             }
             return v
         }
+        // A secret of at least 32 bytes; the error shows its length, never the value.
+        func secret(_ name: String, expected: String) throws(Invalid) -> String? {
+            guard let v = value(name) else { return nil }
+            guard v.utf8.count >= 32 else {
+                throw Invalid(variable: name, value: "(\(v.utf8.count) characters)", expected: expected)
+            }
+            return v
+        }
         if let v = value("OPS_DATABASE_URL") { c.databaseURL = v }
         if let v = value("OPS_FCGI_SOCKET") { c.fcgiSocket = v }
         if let v = try int("OPS_FCGI_THREADS", 1...256) { c.fcgiThreads = v }
@@ -117,21 +125,9 @@ public struct Config: Equatable, Sendable {
         if let v = try int("OPS_DB_STATEMENT_TIMEOUT_MS", 0...3_600_000) { c.dbStatementTimeoutMillis = v }
         if let v = value("OPS_MIGRATIONS_DIR") { c.migrationsDirectory = v }
         if let v = try int("OPS_SHUTDOWN_GRACE_S", 1...300) { c.shutdownGraceSeconds = v }
-        if let v = value("OPS_SESSION_SECRET") {
-            guard v.utf8.count >= 32 else {
-                throw Invalid(variable: "OPS_SESSION_SECRET", value: "(\(v.utf8.count) characters)",
-                              expected: "at least 32 characters")
-            }
-            c.sessionSecret = v
-        }
+        if let v = try secret("OPS_SESSION_SECRET", expected: "at least 32 characters") { c.sessionSecret = v }
         if let v = try int("OPS_SESSION_TTL_S", 60...2_592_000) { c.sessionTTLSeconds = v }
-        if let v = value("OPS_JWT_HS256_SECRET") {
-            guard v.utf8.count >= 32 else {
-                throw Invalid(variable: "OPS_JWT_HS256_SECRET", value: "(\(v.utf8.count) characters)",
-                              expected: "at least 32 characters (256 bits)")
-            }
-            c.jwtSecret = v
-        }
+        if let v = try secret("OPS_JWT_HS256_SECRET", expected: "at least 32 characters (256 bits)") { c.jwtSecret = v }
         if let v = value("OPS_JWT_ADMIN_CLAIM") { c.jwtAdminClaim = v }
         if let v = value("OPS_JWT_COOKIE") { c.jwtCookie = v }
         if let v = try int("DAILY_COST_PER_USER_CENTS", 0...1_000_000_000) { c.dailyCostPerUserCents = Int64(v) }

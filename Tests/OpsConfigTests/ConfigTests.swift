@@ -41,3 +41,22 @@ import Testing
         }
     }
 }
+
+@Suite struct ConfigSecretTests {
+    @Test(arguments: ["OPS_SESSION_SECRET", "OPS_JWT_HS256_SECRET"])
+    func shortSecretsAreRefusedWithoutShowingThem(_ name: String) {
+        do {
+            _ = try Config.from(environment: [name: "too-short-secret"])
+            Issue.record("a 16-character \(name) was accepted")
+        } catch {
+            #expect(error.variable == name)
+            #expect(!error.description.contains("too-short-secret"), "the error message must not print the secret")
+        }
+    }
+
+    @Test func longSecretsAreKept() throws {
+        let s = String(repeating: "k", count: 32)
+        let c = try Config.from(environment: ["OPS_SESSION_SECRET": s, "OPS_JWT_HS256_SECRET": s])
+        #expect(c.sessionSecret == s && c.jwtSecret == s)
+    }
+}
