@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // JSON values, parsed and printed by libjansson.
         .target(name: "OpsJSON", dependencies: ["CJansson"]),
@@ -57,6 +58,14 @@ let package = Package(
         .target(name: "OpsTickerCore", dependencies: ["OpsJSON"]),
         // The live ticker: swift-nio WebSocket server fed by LISTEN ops_events.
         .target(name: "OpsTicker", dependencies: ["OpsTickerCore", "OpsPostgres", "OpsLog", "OpsJSON"] + webSocketServer),
+        // A blocking HTTP(S) client on libcurl: HTTP probes and Discord webhooks.
+        .target(name: "OpsCurl", dependencies: ["CCurl"]),
+        // The monitor's logic without I/O: configuration, health evaluation, trends and
+        // anomalies, access-log parsing and histograms, alert rules, Discord messages, cron.
+        .target(name: "OpsMonitorCore", dependencies: ["OpsJSON", "OpsActivity"]),
+        // The monitor process: probes, capacity, access-log tail, alerts, outbox, digest, rollups.
+        .target(name: "OpsMonitor", dependencies: ["OpsMonitorCore", "OpsCurl", "OpsPostgres", "OpsLedger",
+                                                   "OpsActivity", "OpsConfig", "OpsLog", "OpsJSON", "OpsCrypto"]),
         // Numbered SQL migrations and their runner.
         .target(name: "OpsMigrations", dependencies: ["OpsPostgres", "OpsCrypto"],
                 resources: [.copy("SQL")]),
@@ -65,10 +74,10 @@ let package = Package(
         // The route table and its handlers.
         .target(name: "OpsAPI", dependencies: ["OpsHTTP", "OpsJSON", "OpsPostgres", "OpsConfig",
                                                "OpsLog", "OpsMigrations", "OpsAuth", "OpsCrypto",
-                                               "OpsActivity", "OpsLedger"]),
+                                               "OpsActivity", "OpsLedger", "OpsMonitorCore"]),
         .executableTarget(name: "opsplane", dependencies: [
             "OpsAPI", "OpsFastCGI", "OpsConfig", "OpsLog", "OpsMigrations", "OpsAuth", "OpsPostgres",
-            "OpsDemo", "OpsActivity", "OpsJSON", "OpsTicker",
+            "OpsDemo", "OpsActivity", "OpsJSON", "OpsTicker", "OpsMonitor", "OpsMonitorCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -84,6 +93,7 @@ let package = Package(
         .testTarget(name: "OpsLedgerTests", dependencies: ["OpsLedger", "OpsActivity"]),
         .testTarget(name: "OpsTickerCoreTests", dependencies: ["OpsTickerCore", "OpsJSON"]),
         .testTarget(name: "OpsAuthTests", dependencies: ["OpsAuth", "OpsJSON"]),
+        .testTarget(name: "OpsMonitorCoreTests", dependencies: ["OpsMonitorCore", "OpsJSON", "OpsActivity"]),
         .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),
     ],
     swiftLanguageModes: [.v5]

@@ -8,9 +8,9 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Build: C libraries behind the Swift system-library targets.
-BUILD_PKGS="libfcgi-dev libpq-dev libjansson-dev libssl-dev zlib1g-dev pkg-config"
+BUILD_PKGS="libfcgi-dev libpq-dev libjansson-dev libssl-dev zlib1g-dev libcurl4-openssl-dev pkg-config"
 # Run: the embedded stack (a local Postgres cluster and nginx).
-RUN_PKGS="postgresql postgresql-contrib nginx curl jq"
+RUN_PKGS="postgresql postgresql-contrib nginx redis-server curl jq"
 # Test and bench: load generator and the end-to-end test runner.
 TEST_PKGS="wrk python3 procps iproute2"
 # pip from Debian only when the python3 on PATH has none (a pyenv python brings its own).

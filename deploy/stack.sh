@@ -16,6 +16,7 @@
 #   PORT              nginx port on 127.0.0.1 (default 8080)
 #   OPS_WORKERS       FastCGI worker processes (default 2), socket STATE/run/fcgi-N.sock
 #   OPS_FCGI_THREADS  accept threads per worker (default 4)
+#   MONITOR           0 = do not start the monitor (default 1; config STATE/monitor.json)
 #   DEMO              0 = no demo data and no live activity (default 1: `opsplane demo
 #                     --if-empty` once, then `opsplane demo --live` at DEMO_RATE runs/s)
 #   OPSPLANE_BIN      the binary (default <repo>/.build/release/opsplane)
@@ -33,6 +34,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/deploy/lib-pg.sh"
 . "$REPO/deploy/lib-nginx.sh"
 . "$REPO/deploy/lib-ticker.sh"
+. "$REPO/deploy/lib-monitor.sh"
 
 PORT=${PORT:-8080}
 OPS_WORKERS=${OPS_WORKERS:-2}
@@ -223,6 +225,7 @@ OPS_ACCESS_LOG=$LOG_DIR/access.log
 OPS_LOG_DIR=$LOG_DIR
 OPS_STACK=$REPO/deploy/stack.sh
 OPS_TICKER_PORT=$TICKER_PORT
+OPS_MONITOR_CONFIG=$STATE/monitor.json
 EOF
   )
   mv "$RUN_ENV.new" "$RUN_ENV"
@@ -323,6 +326,9 @@ cmd_up() {
   workers_stop_extra
 
   wait_healthy
+  redis_up
+  monitor_render_config "$TICKER_PORT" "$REDIS_PORT"
+  monitor_up
   demo_live_up
   cat >&2 <<EOF
 
@@ -342,6 +348,8 @@ stop_hint() {
 cmd_down() {
   set_paths nocreate || { say "nothing to stop: $STATE does not exist"; return 0; }
   demo_live_stop
+  monitor_stop
+  redis_stop
   nginx_stop
   ticker_stop
   workers_stop_all
@@ -364,6 +372,10 @@ cmd_status() {
   [ -n "$(worker_numbers)" ] || { echo "workers   none"; all=3; }
   pid=$(ticker_pid)
   if [ -n "$pid" ]; then echo "ticker    running  pid $pid  127.0.0.1:$(cat "$RUN_DIR/ticker.port" 2>/dev/null)"; else echo "ticker    stopped"; all=3; fi
+  pid=$(monitor_pid)
+  if [ -n "$pid" ]; then echo "monitor   running  pid $pid  $(monitor_config)"; elif [ "${MONITOR:-1}" != 0 ]; then echo "monitor   stopped"; all=3; fi
+  pid=$(redis_pid)
+  [ -z "$pid" ] || echo "redis     running  pid $pid  127.0.0.1:$(cat "$RUN_DIR/redis.port" 2>/dev/null)"
   pid=$(demo_pid)
   [ -z "$pid" ] || echo "demo      running  pid $pid  (live activity)"
   pid=$(nginx_pid)

@@ -50,6 +50,21 @@ public struct Config: Equatable, Sendable {
     public var tickerPort: Int
     /// Event-loop threads of the ticker (`OPS_TICKER_THREADS`).
     public var tickerThreads: Int
+    /// The monitor's JSON configuration file (services, data directories, access log, alert
+    /// rules); empty = built-in defaults that probe the database only (`OPS_MONITOR_CONFIG`).
+    public var monitorConfigPath: String
+    /// Name of the advisory lock that lets one monitor act while others wait (`OPS_MONITOR_LOCK`).
+    public var monitorLockName: String
+    /// The dashboard's address, for links in notifications (`OPS_DASHBOARD_URL`).
+    public var dashboardURL: String
+    /// Days of history kept for runs, events, samples and rollups (`OPS_RETENTION_DAYS`).
+    public var retentionDays: Int
+    /// Discord webhook for alerts and the digest; empty = none (`DISCORD_WEBHOOK_URL`).
+    public var discordWebhookURL: String
+    /// Whether alerts and the digest go to Discord at all (`DISCORD_ENABLE_ALERTS`, default off).
+    public var discordEnableAlerts: Bool
+    /// Five-field cron (UTC) of the daily digest (`DISCORD_DAILY_DIGEST_CRON`).
+    public var discordDigestCron: String
 
     public static let defaults = Config(
         databaseURL: "postgresql://opsplane@127.0.0.1:5432/opsplane",
@@ -74,7 +89,14 @@ public struct Config: Equatable, Sendable {
         cacheCheapMillis: 25,
         tickerHost: "127.0.0.1",
         tickerPort: 8091,
-        tickerThreads: 2
+        tickerThreads: 2,
+        monitorConfigPath: "",
+        monitorLockName: "opsplane-monitor",
+        dashboardURL: "http://127.0.0.1:8080/admin/ops/",
+        retentionDays: 90,
+        discordWebhookURL: "",
+        discordEnableAlerts: false,
+        discordDigestCron: "0 8 * * *"
     )
 
     /// A variable with a value that cannot be used. The message names the variable, the value
@@ -138,6 +160,26 @@ public struct Config: Equatable, Sendable {
         if let v = value("OPS_TICKER_HOST") { c.tickerHost = v }
         if let v = try int("OPS_TICKER_PORT", 1...65535) { c.tickerPort = v }
         if let v = try int("OPS_TICKER_THREADS", 1...64) { c.tickerThreads = v }
+        if let v = value("OPS_MONITOR_CONFIG") { c.monitorConfigPath = v }
+        if let v = value("OPS_MONITOR_LOCK") { c.monitorLockName = v }
+        if let v = value("OPS_DASHBOARD_URL") { c.dashboardURL = v }
+        if let v = try int("OPS_RETENTION_DAYS", 1...3650) { c.retentionDays = v }
+        if let v = value("DISCORD_WEBHOOK_URL") {
+            // The URL holds the webhook's secret token: errors never print it.
+            guard v.hasPrefix("https://") || v.hasPrefix("http://") else {
+                throw Invalid(variable: "DISCORD_WEBHOOK_URL", value: "(\(v.utf8.count) characters)",
+                              expected: "an http:// or https:// URL")
+            }
+            c.discordWebhookURL = v
+        }
+        if let v = value("DISCORD_ENABLE_ALERTS") {
+            switch v.lowercased() {
+            case "1", "true", "yes", "on": c.discordEnableAlerts = true
+            case "0", "false", "no", "off": c.discordEnableAlerts = false
+            default: throw Invalid(variable: "DISCORD_ENABLE_ALERTS", value: v, expected: "true or false")
+            }
+        }
+        if let v = value("DISCORD_DAILY_DIGEST_CRON") { c.discordDigestCron = v }
         return c
     }
 }

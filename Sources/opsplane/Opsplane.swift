@@ -6,6 +6,6 @@ struct Opsplane: ParsableCommand {
         commandName: "opsplane",
         abstract: "Opsplane: the ops control plane's server processes and admin tools.",
         discussion: "Configuration comes from OPS_* environment variables; see README.md.",
-        subcommands: [FcgiCommand.self, MigrateCommand.self, TokenCommand.self, RoutesCommand.self, DemoCommand.self, TickerCommand.self]
+        subcommands: [FcgiCommand.self, MigrateCommand.self, TokenCommand.self, RoutesCommand.self, DemoCommand.self, TickerCommand.self, MonitorCommand.self]
     )
 }

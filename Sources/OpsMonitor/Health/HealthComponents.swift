@@ -1,0 +1,4 @@
+/// Probes, host capacity, rollups and retention.
+enum HealthComponents {
+    static func make(_ context: MonitorContext) -> [MonitorComponent] { [] }
+}
