@@ -9,7 +9,6 @@ enum MonitoringRoutes {
     }
     static let health = notYet
     static let healthModule = notYet
-    static let performance = notYet
     static let database = notYet
     static let dbPool = notYet
     static let cacheStats = notYet

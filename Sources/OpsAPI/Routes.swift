@@ -35,7 +35,7 @@ public enum Routes {
             Route("GET", "/api/monitoring/health/module/{name}", access: .admin,
                   summary: "One service's health with its recent time series", handler: MonitoringRoutes.healthModule),
             Route("GET", "/api/monitoring/performance", access: .admin,
-                  summary: "API latency percentiles, request and error rates from the nginx access log", handler: MonitoringRoutes.performance),
+                  summary: "API latency percentiles, request and error rates from the nginx access log", handler: PerformanceRoutes.performance),
             Route("GET", "/api/monitoring/database", access: .admin,
                   summary: "Connections, query performance and table statistics", handler: MonitoringRoutes.database),
             Route("GET", "/api/monitoring/db/pool", access: .admin,

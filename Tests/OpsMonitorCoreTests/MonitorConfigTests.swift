@@ -29,3 +29,18 @@ import Testing
         #expect(error("{").contains("not valid JSON"))
     }
 }
+
+@Suite struct LatencyHistogramTests {
+    @Test func bucketsAndPercentiles() {
+        var h = [Int64](repeating: 0, count: LatencyHistogram.bucketCount)
+        for ms in 1...100 { h[LatencyHistogram.bucket(forMillis: Double(ms))] += 1 }
+        let p50 = LatencyHistogram.percentile(h, 50)!
+        let p99 = LatencyHistogram.percentile(h, 99)!
+        #expect(abs(p50 - 50.5) / 50.5 < 0.12, "p50 \(p50)")
+        #expect(abs(p99 - 99) / 99 < 0.12, "p99 \(p99)")
+        #expect(LatencyHistogram.percentile([Int64](repeating: 0, count: 4), 50) == nil)
+        #expect(LatencyHistogram.bucket(forMillis: 0) == 0)
+        #expect(LatencyHistogram.bucket(forMillis: 1e9) == LatencyHistogram.bucketCount - 1)
+        #expect(LatencyHistogram.add([1, 2], [3, 4, 5]) == [4, 6, 5])
+    }
+}
