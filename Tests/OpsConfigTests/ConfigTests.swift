@@ -59,4 +59,34 @@ import Testing
         let c = try Config.from(environment: ["OPS_SESSION_SECRET": s, "OPS_JWT_HS256_SECRET": s])
         #expect(c.sessionSecret == s && c.jwtSecret == s)
     }
+
+    @Test func readsTheMonitorVariables() throws {
+        let c = try Config.from(environment: [
+            "OPS_MONITOR_CONFIG": "/etc/opsplane/monitor.json", "OPS_MONITOR_LOCK": "m2",
+            "OPS_DASHBOARD_URL": "https://ops.example.com/admin/ops/", "OPS_RETENTION_DAYS": "30",
+            "DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/secret", "DISCORD_ENABLE_ALERTS": "TRUE",
+            "DISCORD_DAILY_DIGEST_CRON": "30 7 * * 1-5",
+        ])
+        #expect(c.monitorConfigPath == "/etc/opsplane/monitor.json")
+        #expect(c.monitorLockName == "m2")
+        #expect(c.dashboardURL == "https://ops.example.com/admin/ops/")
+        #expect(c.retentionDays == 30)
+        #expect(c.discordWebhookURL == "https://discord.com/api/webhooks/1/secret")
+        #expect(c.discordEnableAlerts)
+        #expect(c.discordDigestCron == "30 7 * * 1-5")
+        #expect(try Config.from(environment: ["DISCORD_ENABLE_ALERTS": "off"]).discordEnableAlerts == false)
+        #expect(Config.defaults.discordEnableAlerts == false)
+    }
+
+    @Test func aBadWebhookURLIsRefusedWithoutPrintingIt() {
+        do {
+            _ = try Config.from(environment: ["DISCORD_WEBHOOK_URL": "discord.com/api/webhooks/1/topsecret"])
+            Issue.record("a URL without a scheme was accepted")
+        } catch {
+            #expect(error.variable == "DISCORD_WEBHOOK_URL")
+            #expect(!error.description.contains("topsecret"))
+        }
+        #expect(throws: Config.Invalid.self) { try Config.from(environment: ["DISCORD_ENABLE_ALERTS": "maybe"]) }
+        #expect(throws: Config.Invalid.self) { try Config.from(environment: ["OPS_RETENTION_DAYS": "0"]) }
+    }
 }
