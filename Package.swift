@@ -50,8 +50,10 @@ let package = Package(
         // Activity ledger logic without I/O: record validation, run lifecycle, UTC windows,
         // percentiles, budgets, cache policy.
         .target(name: "OpsActivity", dependencies: ["OpsJSON"]),
+        // Browser error reports without I/O: validation, fingerprints, route templates.
+        .target(name: "OpsBeacon", dependencies: ["OpsJSON", "OpsActivity"]),
         // Activity ledger storage and queries (libpq).
-        .target(name: "OpsLedger", dependencies: ["OpsActivity", "OpsPostgres", "OpsJSON", "OpsLog"]),
+        .target(name: "OpsLedger", dependencies: ["OpsActivity", "OpsPostgres", "OpsJSON", "OpsLog", "OpsBeacon"]),
         // The demo workload generator (pure) and its loader through the ingest path.
         .target(name: "OpsDemo", dependencies: ["OpsActivity", "OpsLedger", "OpsJSON", "OpsPostgres"]),
         // The live ticker's protocol and bounded queue, without I/O.
@@ -74,7 +76,7 @@ let package = Package(
         // The route table and its handlers.
         .target(name: "OpsAPI", dependencies: ["OpsHTTP", "OpsJSON", "OpsPostgres", "OpsConfig",
                                                "OpsLog", "OpsMigrations", "OpsAuth", "OpsCrypto",
-                                               "OpsActivity", "OpsLedger", "OpsMonitorCore"]),
+                                               "OpsActivity", "OpsLedger", "OpsMonitorCore", "OpsBeacon"]),
         .executableTarget(name: "opsplane", dependencies: [
             "OpsAPI", "OpsFastCGI", "OpsConfig", "OpsLog", "OpsMigrations", "OpsAuth", "OpsPostgres",
             "OpsDemo", "OpsActivity", "OpsJSON", "OpsTicker", "OpsMonitor", "OpsMonitorCore",
@@ -93,6 +95,7 @@ let package = Package(
         .testTarget(name: "OpsLedgerTests", dependencies: ["OpsLedger", "OpsActivity"]),
         .testTarget(name: "OpsTickerCoreTests", dependencies: ["OpsTickerCore", "OpsJSON"]),
         .testTarget(name: "OpsAuthTests", dependencies: ["OpsAuth", "OpsJSON"]),
+        .testTarget(name: "OpsBeaconTests", dependencies: ["OpsBeacon", "OpsJSON", "OpsActivity"]),
         .testTarget(name: "OpsMonitorCoreTests", dependencies: ["OpsMonitorCore", "OpsJSON", "OpsActivity"]),
         .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),
     ],

@@ -68,6 +68,11 @@ public enum Routes {
                   summary: "Alert silences that have not ended", handler: AlertRoutes.silences),
             Route("POST", "/api/ops/silences", access: .admin,
                   summary: "Silence notifications of a rule or service until a time", handler: AlertRoutes.createSilence),
+            Route("POST", "/api/ops/frontend-log", access: .publicRoute,
+                  summary: "Browser error report (navigator.sendBeacon body), rate-limited and size-capped",
+                  handler: FrontendLogRoutes.ingest),
+            Route("GET", "/api/ops/frontend-logs", access: .admin,
+                  summary: "Recent browser error reports, or their groups by fingerprint", handler: FrontendLogRoutes.list),
             // Served by the ticker process (nginx proxies it after auth_request); listed here so
             // the auth check knows who may connect. Viewers pass nginx and get 4403 from the ticker.
             Route("GET", "/api/ws", access: .authenticated,

@@ -65,6 +65,11 @@ public struct Config: Equatable, Sendable {
     public var discordEnableAlerts: Bool
     /// Five-field cron (UTC) of the daily digest (`DISCORD_DAILY_DIGEST_CRON`).
     public var discordDigestCron: String
+    /// Size cap of one browser error report in bytes (`OPS_BEACON_MAX_BYTES`).
+    public var beaconMaxBytes: Int
+    /// Reports of one error fingerprint stored per minute; the rest are refused with 429
+    /// (`OPS_BEACON_FINGERPRINT_PER_MIN`).
+    public var beaconPerFingerprintPerMinute: Int
 
     public static let defaults = Config(
         databaseURL: "postgresql://opsplane@127.0.0.1:5432/opsplane",
@@ -96,7 +101,9 @@ public struct Config: Equatable, Sendable {
         retentionDays: 90,
         discordWebhookURL: "",
         discordEnableAlerts: false,
-        discordDigestCron: "0 8 * * *"
+        discordDigestCron: "0 8 * * *",
+        beaconMaxBytes: 16_384,
+        beaconPerFingerprintPerMinute: 60
     )
 
     /// A variable with a value that cannot be used. The message names the variable, the value
@@ -180,6 +187,8 @@ public struct Config: Equatable, Sendable {
             }
         }
         if let v = value("DISCORD_DAILY_DIGEST_CRON") { c.discordDigestCron = v }
+        if let v = try int("OPS_BEACON_MAX_BYTES", 256...1_048_576) { c.beaconMaxBytes = v }
+        if let v = try int("OPS_BEACON_FINGERPRINT_PER_MIN", 1...1_000_000) { c.beaconPerFingerprintPerMinute = v }
         return c
     }
 }
