@@ -20,7 +20,9 @@ nginx_render() { # port workers
   mkdir -p "$NGINX_DIR/tmp"
   # Every nginx/*.conf (the included pieces); the template becomes nginx.conf below.
   for f in "$REPO"/nginx/*.conf; do
-    nginx_subst "$f" "$NGINX_DIR/${f##*/}" "s|@FRONTEND@|$FRONTEND_DIR|g" "s|@TICKER_PORT@|$TICKER_PORT|g"
+    # OPS_BEACON_RATE (benchmarks only): the beacon endpoint's per-client limit instead of 20r/s.
+    nginx_subst "$f" "$NGINX_DIR/${f##*/}" "s|@FRONTEND@|$FRONTEND_DIR|g" "s|@TICKER_PORT@|$TICKER_PORT|g" \
+      "s|zone=ops_beacon:2m rate=20r/s|zone=ops_beacon:2m rate=${OPS_BEACON_RATE:-20r/s}|"
   done
   nginx_subst "$REPO/nginx/embedded.conf.template" "$NGINX_CONF" \
     "s|@PORT@|$port|g" "s|^@UPSTREAMS@\$|${upstreams%\\n}|"
