@@ -41,7 +41,9 @@ enum FrontendLogRoutes {
             throw APIError.badRequest("invalid_parameter",
                 "Parameter 'since' must be a duration like 30s, 5m, 2h or 7d (at most 7d), not '\(sinceText.prefix(64))'.")
         }
-        let route = q.query["route"].map(RouteTemplate.of)
+        // "(other)" names the shared ring of routes beyond the cap; anything else is reduced
+        // to its template the way reports are.
+        let route = q.query["route"].map { $0 == FrontendLogStore.otherRoute ? $0 : RouteTemplate.of($0) }
         let grouped: Bool
         switch q.query["group"] {
         case nil, "0", "false": grouped = false

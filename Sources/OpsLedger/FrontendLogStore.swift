@@ -14,6 +14,7 @@ public struct FrontendLogStore {
     public static let ringSize = 500
     /// Distinct route templates kept; reports from further routes share the "(other)" slots.
     public static let maxRoutes = 200
+    public static let otherRoute = "(other)"
     let db: PGConnection
 
     public init(connection: PGConnection) { self.db = connection }

@@ -189,3 +189,23 @@ def test_since_filters_by_receive_time(base_url, ops):
                                     {"limit": "0"}, {"level": "error"}])
 def test_bad_listing_parameters_are_400(ops, params):
     helpers.assert_error_envelope(ops.get(LIST, params), 400, "invalid_parameter")
+
+
+def test_routes_beyond_the_cap_share_the_other_slots(base_url, ops):
+    t = tag()
+    ops.sql("INSERT INTO ops.frontend_log_routes (route) SELECT '/zz-cap-' || :'t' || '-' || g "
+            "FROM generate_series(1, 200) g", t=t)
+    try:
+        known = f"/{t}/known"
+        assert ops.sql("SELECT count(*) >= 200 FROM ops.frontend_log_routes") == "t"
+        resp = Sender(base_url).post(report(t, route=f"/{t}/new-page"))
+        assert resp.status_code == 204, helpers.describe(resp)
+        other = [e for e in listing(ops, route="(other)", since="5m", limit=500)["entries"] if t in e["message"]]
+        assert len(other) == 1 and other[0]["route"] == "(other)", other
+        assert ops.sql("SELECT count(*) FROM ops.frontend_log_routes WHERE route = :'r'", r=f"/{t}/new-page") == "0"
+        # A route that already has a ring keeps it.
+        ops.sql("INSERT INTO ops.frontend_log_routes (route) VALUES (:'r')", r=known)
+        assert Sender(base_url).post(report(t, route=known)).status_code == 204
+        assert len(listing(ops, route=known, since="5m")["entries"]) == 1
+    finally:
+        ops.sql("DELETE FROM ops.frontend_log_routes WHERE route LIKE '/zz-cap-' || :'t' || '-%'", t=t)
