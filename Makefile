@@ -4,7 +4,8 @@
 #   make stop   stop that stack (only the processes it started, by pid)
 #   make test   isolated stack on a free port + swift test + Tests/e2e, always torn down
 #   make bench  benchmarks: the foundation's table (bench/run.sh, ~2 min), the
-#               activity ledger's (bench/activity.sh, ~9 min), the ticker's (bench/ticker.sh, ~2 min)
+#               activity ledger's (bench/activity.sh, ~9 min), the ticker's (bench/ticker.sh, ~2 min),
+#               browser error reports (bench/beacon.sh, ~2 min), log tails (bench/logs.sh, ~1 min)
 # Variables are read from the environment or the command line (make run PORT=9090):
 # STATE, PORT, OPS_WORKERS, OPS_FCGI_THREADS, DEMO, and for make test TEST_STATE, TEST_PORT.
 # See deploy/stack.sh and deploy/test.sh.
@@ -37,10 +38,10 @@ status:
 test: deps build
 	deploy/test.sh
 
-# Both benchmarks run even when the first fails (make bench then fails); Ctrl-C stops both.
+# Every benchmark runs even when an earlier one fails (make bench then fails); Ctrl-C stops both.
 bench: deps build
 	@status=0; \
-	for b in bench/run.sh bench/activity.sh bench/ticker.sh; do \
+	for b in bench/run.sh bench/activity.sh bench/ticker.sh bench/beacon.sh bench/logs.sh; do \
 	  bash $$b || { rc=$$?; [ $$rc -ne 130 ] || exit 130; status=1; }; \
 	done; exit $$status
 

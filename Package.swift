@@ -50,6 +50,8 @@ let package = Package(
         // Activity ledger logic without I/O: record validation, run lifecycle, UTC windows,
         // percentiles, budgets, cache policy.
         .target(name: "OpsActivity", dependencies: ["OpsJSON"]),
+        // Log tails: line formats and levels (pure), reading files from their end, the allowlist.
+        .target(name: "OpsLogTail", dependencies: ["OpsActivity", "OpsJSON"]),
         // Browser error reports without I/O: validation, fingerprints, route templates.
         .target(name: "OpsBeacon", dependencies: ["OpsJSON", "OpsActivity"]),
         // Activity ledger storage and queries (libpq).
@@ -76,7 +78,7 @@ let package = Package(
         // The route table and its handlers.
         .target(name: "OpsAPI", dependencies: ["OpsHTTP", "OpsJSON", "OpsPostgres", "OpsConfig",
                                                "OpsLog", "OpsMigrations", "OpsAuth", "OpsCrypto",
-                                               "OpsActivity", "OpsLedger", "OpsMonitorCore", "OpsBeacon"]),
+                                               "OpsActivity", "OpsLedger", "OpsMonitorCore", "OpsBeacon", "OpsLogTail"]),
         .executableTarget(name: "opsplane", dependencies: [
             "OpsAPI", "OpsFastCGI", "OpsConfig", "OpsLog", "OpsMigrations", "OpsAuth", "OpsPostgres",
             "OpsDemo", "OpsActivity", "OpsJSON", "OpsTicker", "OpsMonitor", "OpsMonitorCore",
@@ -95,6 +97,7 @@ let package = Package(
         .testTarget(name: "OpsLedgerTests", dependencies: ["OpsLedger", "OpsActivity"]),
         .testTarget(name: "OpsTickerCoreTests", dependencies: ["OpsTickerCore", "OpsJSON"]),
         .testTarget(name: "OpsAuthTests", dependencies: ["OpsAuth", "OpsJSON"]),
+        .testTarget(name: "OpsLogTailTests", dependencies: ["OpsLogTail", "OpsActivity"]),
         .testTarget(name: "OpsBeaconTests", dependencies: ["OpsBeacon", "OpsJSON", "OpsActivity"]),
         .testTarget(name: "OpsMonitorCoreTests", dependencies: ["OpsMonitorCore", "OpsJSON", "OpsActivity"]),
         .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),

@@ -226,10 +226,29 @@ OPS_LOG_DIR=$LOG_DIR
 OPS_STACK=$REPO/deploy/stack.sh
 OPS_TICKER_PORT=$TICKER_PORT
 OPS_MONITOR_CONFIG=$STATE/monitor.json
+OPS_LOG_SOURCES=$STATE/log-sources.json
 EOF
   )
   mv "$RUN_ENV.new" "$RUN_ENV"
   chmod 600 "$RUN_ENV"
+}
+
+# The allowlist of GET /api/ops/logs for this stack: its own processes, nginx, Postgres, Redis.
+log_sources_render() {
+  cat >"$STATE/log-sources.json.new" <<EOF
+{"services": [
+  {"name": "workers",      "files": ["$LOG_DIR/fcgi-*.log"],      "format": "json"},
+  {"name": "ticker",       "files": ["$LOG_DIR/ticker.log"],      "format": "json"},
+  {"name": "monitor",      "files": ["$LOG_DIR/monitor.log"],     "format": "json"},
+  {"name": "demo",         "files": ["$LOG_DIR/demo.log"],        "format": "auto"},
+  {"name": "nginx-access", "files": ["$LOG_DIR/access.log"],      "format": "nginx_access"},
+  {"name": "nginx-error",  "files": ["$LOG_DIR/nginx-error.log"], "format": "nginx_error"},
+  {"name": "postgres",     "files": ["$PG_LOG"],                  "format": "postgres"},
+  {"name": "redis",        "files": ["$LOG_DIR/redis.log"],       "format": "redis"},
+  {"name": "stack",        "files": ["$LOG_DIR/stack.log"],       "format": "plain"}
+]}
+EOF
+  mv "$STATE/log-sources.json.new" "$STATE/log-sources.json"
 }
 
 # --- demo data (lands with issue 4) ----------------------------------------------------
@@ -308,6 +327,8 @@ cmd_up() {
   load_demo_data
   TICKER_PORT=$(ticker_choose_port)
   write_run_env "$pg_port"
+  log_sources_render
+  export OPS_LOG_SOURCES=$STATE/log-sources.json
 
   workers_up
   ticker_up "$TICKER_PORT"

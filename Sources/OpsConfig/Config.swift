@@ -70,6 +70,9 @@ public struct Config: Equatable, Sendable {
     /// Reports of one error fingerprint stored per minute; the rest are refused with 429
     /// (`OPS_BEACON_FINGERPRINT_PER_MIN`).
     public var beaconPerFingerprintPerMinute: Int
+    /// JSON allowlist of the log files `GET /api/ops/logs` may read; empty = Debian's usual
+    /// places (`OPS_LOG_SOURCES`).
+    public var logSourcesPath: String
 
     public static let defaults = Config(
         databaseURL: "postgresql://opsplane@127.0.0.1:5432/opsplane",
@@ -103,7 +106,8 @@ public struct Config: Equatable, Sendable {
         discordEnableAlerts: false,
         discordDigestCron: "0 8 * * *",
         beaconMaxBytes: 16_384,
-        beaconPerFingerprintPerMinute: 60
+        beaconPerFingerprintPerMinute: 60,
+        logSourcesPath: ""
     )
 
     /// A variable with a value that cannot be used. The message names the variable, the value
@@ -189,6 +193,7 @@ public struct Config: Equatable, Sendable {
         if let v = value("DISCORD_DAILY_DIGEST_CRON") { c.discordDigestCron = v }
         if let v = try int("OPS_BEACON_MAX_BYTES", 256...1_048_576) { c.beaconMaxBytes = v }
         if let v = try int("OPS_BEACON_FINGERPRINT_PER_MIN", 1...1_000_000) { c.beaconPerFingerprintPerMinute = v }
+        if let v = value("OPS_LOG_SOURCES") { c.logSourcesPath = v }
         return c
     }
 }
