@@ -329,6 +329,12 @@ cmd_up() {
   write_run_env "$pg_port"
   log_sources_render
   export OPS_LOG_SOURCES=$STATE/log-sources.json
+  # The commit the binaries were built from, for GET /api/ops/context ("-dirty": local changes).
+  if [ -z "${OPS_GIT_SHA:-}" ]; then
+    OPS_GIT_SHA=$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)
+    [ "$OPS_GIT_SHA" = unknown ] || git -C "$REPO" diff --quiet HEAD 2>/dev/null || OPS_GIT_SHA="$OPS_GIT_SHA-dirty"
+    export OPS_GIT_SHA
+  fi
 
   workers_up
   ticker_up "$TICKER_PORT"

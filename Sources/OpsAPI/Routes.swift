@@ -75,6 +75,8 @@ public enum Routes {
                   summary: "Recent browser error reports, or their groups by fingerprint", handler: FrontendLogRoutes.list),
             Route("GET", "/api/ops/logs", access: .admin,
                   summary: "The end of an allowlisted service's logs (JSON entries or plain text)", handler: LogRoutes.tail),
+            Route("GET", "/api/ops/context", access: .admin,
+                  summary: "One snapshot: summary, deploy, services, database, frontend errors, open alerts", handler: ContextRoutes.context),
             // Served by the ticker process (nginx proxies it after auth_request); listed here so
             // the auth check knows who may connect. Viewers pass nginx and get 4403 from the ticker.
             Route("GET", "/api/ws", access: .authenticated,

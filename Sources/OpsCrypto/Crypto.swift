@@ -1,4 +1,7 @@
 import CCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Hashing, HMAC, random bytes and constant-time comparison from libcrypto (OpenSSL 3).
 public enum Crypto {
@@ -12,6 +15,25 @@ public enum Crypto {
     }
 
     public static func sha256Hex(_ text: String) -> String { hex(sha256(Array(text.utf8))) }
+
+    /// SHA-256 of a file, read in 1 MiB blocks (a 25 MB binary is never held in memory);
+    /// nil when it cannot be read.
+    public static func sha256Hex(file path: String) -> String? {
+        guard let f = fopen(path, "rb"), let ctx = EVP_MD_CTX_new() else { return nil }
+        defer { fclose(f); EVP_MD_CTX_free(ctx) }
+        guard EVP_DigestInit_ex(ctx, EVP_sha256(), nil) == 1 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, f)
+            if n > 0 { guard EVP_DigestUpdate(ctx, buffer, n) == 1 else { return nil } }
+            if n < buffer.count { break }
+        }
+        guard ferror(f) == 0 else { return nil }
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard EVP_DigestFinal_ex(ctx, &digest, &length) == 1 else { return nil }
+        return hex(Array(digest.prefix(Int(length))))
+    }
 
     /// HMAC-SHA256 of `message` under `key` (32 bytes).
     public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
