@@ -52,6 +52,8 @@ let package = Package(
         .target(name: "OpsActivity", dependencies: ["OpsJSON"]),
         // Log tails: line formats and levels (pure), reading files from their end, the allowlist.
         .target(name: "OpsLogTail", dependencies: ["OpsActivity", "OpsJSON"]),
+        // Support bundles: secret redaction, size-capped assembly with a manifest, gzip.
+        .target(name: "OpsSupportBundle", dependencies: ["OpsJSON", "CZlib"]),
         // Browser error reports without I/O: validation, fingerprints, route templates.
         .target(name: "OpsBeacon", dependencies: ["OpsJSON", "OpsActivity"]),
         // Activity ledger storage and queries (libpq).
@@ -78,7 +80,7 @@ let package = Package(
         // The route table and its handlers.
         .target(name: "OpsAPI", dependencies: ["OpsHTTP", "OpsJSON", "OpsPostgres", "OpsConfig",
                                                "OpsLog", "OpsMigrations", "OpsAuth", "OpsCrypto",
-                                               "OpsActivity", "OpsLedger", "OpsMonitorCore", "OpsBeacon", "OpsLogTail"]),
+                                               "OpsActivity", "OpsLedger", "OpsMonitorCore", "OpsBeacon", "OpsLogTail", "OpsSupportBundle"]),
         .executableTarget(name: "opsplane", dependencies: [
             "OpsAPI", "OpsFastCGI", "OpsConfig", "OpsLog", "OpsMigrations", "OpsAuth", "OpsPostgres",
             "OpsDemo", "OpsActivity", "OpsJSON", "OpsTicker", "OpsMonitor", "OpsMonitorCore",
@@ -98,6 +100,7 @@ let package = Package(
         .testTarget(name: "OpsTickerCoreTests", dependencies: ["OpsTickerCore", "OpsJSON"]),
         .testTarget(name: "OpsAuthTests", dependencies: ["OpsAuth", "OpsJSON"]),
         .testTarget(name: "OpsLogTailTests", dependencies: ["OpsLogTail", "OpsActivity"]),
+        .testTarget(name: "OpsSupportBundleTests", dependencies: ["OpsSupportBundle", "OpsJSON"]),
         .testTarget(name: "OpsBeaconTests", dependencies: ["OpsBeacon", "OpsJSON", "OpsActivity"]),
         .testTarget(name: "OpsMonitorCoreTests", dependencies: ["OpsMonitorCore", "OpsJSON", "OpsActivity"]),
         .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),

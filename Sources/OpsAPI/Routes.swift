@@ -77,6 +77,9 @@ public enum Routes {
                   summary: "The end of an allowlisted service's logs (JSON entries or plain text)", handler: LogRoutes.tail),
             Route("GET", "/api/ops/context", access: .admin,
                   summary: "One snapshot: summary, deploy, services, database, frontend errors, open alerts", handler: ContextRoutes.context),
+            Route("GET", "/api/ops/support-bundle", access: .admin,
+                  summary: "Gzipped JSON for support: context, alerts, migrations, logs, frontend errors; secrets redacted, size-capped",
+                  handler: SupportBundleRoutes.download),
             // Served by the ticker process (nginx proxies it after auth_request); listed here so
             // the auth check knows who may connect. Viewers pass nginx and get 4403 from the ticker.
             Route("GET", "/api/ws", access: .authenticated,

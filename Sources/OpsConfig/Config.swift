@@ -73,6 +73,8 @@ public struct Config: Equatable, Sendable {
     /// JSON allowlist of the log files `GET /api/ops/logs` may read; empty = Debian's usual
     /// places (`OPS_LOG_SOURCES`).
     public var logSourcesPath: String
+    /// Size cap of a support bundle's JSON before compression (`OPS_BUNDLE_MAX_BYTES`).
+    public var bundleMaxBytes: Int
 
     public static let defaults = Config(
         databaseURL: "postgresql://opsplane@127.0.0.1:5432/opsplane",
@@ -107,7 +109,8 @@ public struct Config: Equatable, Sendable {
         discordDigestCron: "0 8 * * *",
         beaconMaxBytes: 16_384,
         beaconPerFingerprintPerMinute: 60,
-        logSourcesPath: ""
+        logSourcesPath: "",
+        bundleMaxBytes: 8 << 20
     )
 
     /// A variable with a value that cannot be used. The message names the variable, the value
@@ -194,6 +197,7 @@ public struct Config: Equatable, Sendable {
         if let v = try int("OPS_BEACON_MAX_BYTES", 256...1_048_576) { c.beaconMaxBytes = v }
         if let v = try int("OPS_BEACON_FINGERPRINT_PER_MIN", 1...1_000_000) { c.beaconPerFingerprintPerMinute = v }
         if let v = value("OPS_LOG_SOURCES") { c.logSourcesPath = v }
+        if let v = try int("OPS_BUNDLE_MAX_BYTES", 65_536...(256 << 20)) { c.bundleMaxBytes = v }
         return c
     }
 }
