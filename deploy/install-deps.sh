@@ -12,7 +12,7 @@ BUILD_PKGS="libfcgi-dev libpq-dev libjansson-dev libssl-dev zlib1g-dev libcurl4-
 # Run: the embedded stack (a local Postgres cluster and nginx).
 RUN_PKGS="postgresql postgresql-contrib nginx redis-server curl jq"
 # Test and bench: load generator and the end-to-end test runner.
-TEST_PKGS="wrk python3 procps iproute2 chromium chromium-driver"
+TEST_PKGS="wrk python3 procps iproute2 chromium chromium-driver systemd-journal-remote"
 # pip from Debian only when the python3 on PATH has none (a pyenv python brings its own).
 if ! python3 -m pip --version >/dev/null 2>&1; then
   TEST_PKGS="$TEST_PKGS python3-pip"

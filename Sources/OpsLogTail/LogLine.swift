@@ -48,7 +48,9 @@ public enum LogLineParser {
     static func json(_ line: String) -> LogEntry? {
         guard line.first == "{", let object = (try? JSON.parse(line))?.objectValue else { return nil }
         let tsText = (object["ts"] ?? object["time"] ?? object["timestamp"] ?? object["@timestamp"])?.stringValue
-        let ts = tsText.flatMap { try? UTCTime.parse($0) }
+        var ts = tsText.flatMap { try? UTCTime.parse($0) }
+        // nginx's $time_iso8601 has whole seconds; $msec (our access-log format has it) has ms.
+        if let msec = object["msec"]?.doubleValue, msec > 0 { ts = UTCTime(micros: Int64((msec * 1000).rounded()) * 1000) }
         var level = (object["level"] ?? object["severity"] ?? object["lvl"])?.stringValue.flatMap(levelName)
         if level == nil, let status = object["status"]?.intValue {
             level = status >= 500 ? .error : status >= 400 ? .warn : .info

@@ -27,6 +27,12 @@ public struct LogTail {
 
     public static func read(_ service: LogSources.Service, tail: Int, since: UTCTime?, minimumLevel: LogLevelName?,
                             now: UTCTime = .now()) -> Result {
+        if let unit = service.journaldUnit {
+            let out = JournaldReader.read(unit: unit, directory: service.journalDirectory, tail: tail, since: since,
+                                          minimumLevel: minimumLevel)
+            return Result(lines: out.lines.map { Line(entry: $0.entry, raw: $0.plain, file: "journald:\(unit)") },
+                          files: ["journald:\(unit)"], warnings: out.warning.map { [$0] } ?? [])
+        }
         var warnings: [String] = []
         var files: [String] = []
         var perFile: [[Line]] = []

@@ -14,7 +14,7 @@ import Testing
 
     @Test func nginxJSONAccessLines() {
         let e = parse(#"{"ts":"2026-11-22T03:56:37+00:00","msec":1795319797.355,"method":"GET","uri":"/api/x","status":502,"request_time":0.002}"#)
-        #expect(e.ts?.iso8601 == "2026-11-22T03:56:37Z" && e.level == .error && e.message == "GET /api/x 502 0.002s")
+        #expect(e.ts?.iso8601 == "2026-11-22T03:56:37.355Z" && e.level == .error && e.message == "GET /api/x 502 0.002s")
     }
 
     @Test func nginxCombinedAccessLines() {
@@ -128,5 +128,60 @@ import Testing
         #expect(throws: (any Error).self) { try LogSources.parse(#"{"services":[{"name":"x","files":["/var/log/../../etc/passwd"]}]}"#) }
         #expect(throws: (any Error).self) { try LogSources.parse(#"{"services":[{"name":"a/b","files":["/x.log"]}]}"#) }
         #expect((try? LogSources.parse(#"{"services":[{"name":"x","files":["/x.log"],"format":"postgres"}]}"#))?.services.first?.format == .postgres)
+    }
+}
+
+@Suite struct JournaldTests {
+    @Test func parsesJournalctlJSON() throws {
+        let line = #"{"MESSAGE":"upstream timed out","PRIORITY":"3","_PID":"42","SYSLOG_IDENTIFIER":"nginx","__REALTIME_TIMESTAMP":"1795320000123456"}"#
+        let (entry, plain) = try #require(JournaldReader.parse(line, unit: "nginx.service"))
+        #expect(entry.ts?.iso8601Micros == "2026-11-22T04:00:00.123456Z" && entry.level == .error && entry.message == "upstream timed out")
+        #expect(plain == "2026-11-22T04:00:00.123456Z nginx[42]: upstream timed out")
+        let bytes = #"{"MESSAGE":[104,105],"PRIORITY":"4","__REALTIME_TIMESTAMP":"1"}"#
+        #expect(JournaldReader.parse(bytes, unit: "u")?.entry.message == "hi")
+        #expect(JournaldReader.parse(bytes, unit: "u")?.entry.level == .warn)
+        #expect(JournaldReader.parse("not json", unit: "u") == nil)
+    }
+
+    @Test func argumentsNeverComeFromFreeText() {
+        let since = UTCTime(seconds: 1_795_320_000)
+        #expect(JournaldReader.arguments(unit: "nginx.service", directory: "/j", tail: 5, since: since, minimumLevel: .warn)
+                == ["--no-pager", "--quiet", "-o", "json", "-n", "5", "-u", "nginx.service", "--directory", "/j",
+                    "--since", "@1795320000", "-p", "0..4"])
+        #expect(throws: (any Error).self) { try LogSources.parse(#"{"services":[{"name":"x","journald_unit":"--output=/etc/x"}]}"#) }
+        #expect(throws: (any Error).self) { try LogSources.parse(#"{"services":[{"name":"x","journald_unit":"a b"}]}"#) }
+    }
+
+    /// A real journal: written by systemd-journal-remote from the export format, read back by
+    /// journalctl through the reader.
+    @Test func readsARealJournal() throws {
+        let remote = "/lib/systemd/systemd-journal-remote"
+        try #require(access(remote, X_OK) == 0, "systemd-journal-remote is not installed (deploy/install-deps.sh installs it)")
+        let dir = NSTemporaryDirectory() + "opsplane-journal-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var export = ""
+        for i in 0..<30 {
+            export += "__REALTIME_TIMESTAMP=\(1_795_320_000_000_000 + i * 1_000_000)\n__MONOTONIC_TIMESTAMP=\(i + 1)\n"
+            export += "_BOOT_ID=0123456789abcdef0123456789abcdef\nMESSAGE=line \(i)\nPRIORITY=\(i % 10 == 0 ? 3 : 6)\n"
+            export += "_SYSTEMD_UNIT=\(i % 2 == 0 ? "opsplane-test.service" : "other.service")\n_PID=42\nSYSLOG_IDENTIFIER=opsplane\n\n"
+        }
+        FileManager.default.createFile(atPath: dir + "/in.export", contents: Data(export.utf8))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: remote)
+        p.arguments = ["--output=\(dir)/j/remote.journal", dir + "/in.export"]
+        try FileManager.default.createDirectory(atPath: dir + "/j", withIntermediateDirectories: true)
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let service = LogSources.Service(name: "t", files: [], format: .plain, journaldUnit: "opsplane-test.service", journalDirectory: dir + "/j")
+        let r = LogTail.read(service, tail: 3, since: nil, minimumLevel: nil)
+        #expect(r.warnings == [])
+        #expect(r.lines.map(\.entry.message) == ["line 24", "line 26", "line 28"])
+        #expect(r.lines.last?.raw == "2026-11-22T04:00:28Z opsplane[42]: line 28")
+        let errors = LogTail.read(service, tail: 10, since: nil, minimumLevel: .error)
+        #expect(errors.lines.map(\.entry.message) == ["line 0", "line 10", "line 20"])
+        let recent = LogTail.read(service, tail: 10, since: UTCTime(seconds: 1_795_320_025), minimumLevel: nil)
+        #expect(recent.lines.map(\.entry.message) == ["line 26", "line 28"])
     }
 }

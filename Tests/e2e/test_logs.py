@@ -5,6 +5,7 @@ processes, nginx, Postgres and Redis. These tests read them through nginx as an 
 check timestamps, levels, filters, the plain mode, rotation and refusals.
 """
 
+import json
 import os
 import re
 import secrets
@@ -129,3 +130,34 @@ def test_the_tail_follows_the_current_file_across_rotation(ops, log_dir):
 ])
 def test_bad_parameters_are_400(ops, params, code):
     helpers.assert_error_envelope(ops.get("/api/ops/logs", params), 400, code)
+
+
+def test_a_journald_unit_is_read_through_journalctl(own_worker, tmp_path):
+    """A systemd unit as a log service: a real journal (written by systemd-journal-remote from
+    the export format) read through journalctl by a worker whose allowlist names the unit."""
+    import subprocess
+
+    import fcgi_client
+    remote = "/lib/systemd/systemd-journal-remote"
+    assert os.access(remote, os.X_OK), "systemd-journal-remote is not installed (deploy/install-deps.sh)"
+    export = "".join(
+        f"__REALTIME_TIMESTAMP={1795320000000000 + i * 1000000}\n__MONOTONIC_TIMESTAMP={i + 1}\n"
+        f"_BOOT_ID=0123456789abcdef0123456789abcdef\nMESSAGE=unit line {i}\nPRIORITY={3 if i == 4 else 6}\n"
+        f"_SYSTEMD_UNIT=opsplane-e2e.service\n_PID=7\nSYSLOG_IDENTIFIER=opsplane-e2e\n\n" for i in range(5))
+    (tmp_path / "in.export").write_text(export)
+    (tmp_path / "journal").mkdir()
+    subprocess.run([remote, f"--output={tmp_path}/journal/remote.journal", str(tmp_path / "in.export")],
+                   check=True, capture_output=True)
+    sources = tmp_path / "sources.json"
+    sources.write_text(json.dumps({"services": [{"name": "e2e-unit", "journald_unit": "opsplane-e2e.service",
+                                                 "journal_directory": str(tmp_path / "journal")}]}))
+    _, sock, _ = own_worker(OPS_LOG_SOURCES=str(sources))
+    admin = {"OPS_ROLE": "admin", "OPS_SUBJECT": "e2e:logs"}
+    resp = fcgi_client.request(str(sock), "GET", "/api/ops/logs", query="service=e2e-unit&tail=2", params=admin)
+    assert resp.status == 200, resp
+    body = resp.json()
+    assert [e["message"] for e in body["entries"]] == ["unit line 3", "unit line 4"], body
+    assert body["entries"][1] == {"ts": "2026-11-22T04:00:04Z", "level": "error", "message": "unit line 4"}, body
+    assert body["files"] == ["journald:opsplane-e2e.service"], body
+    plain = fcgi_client.request(str(sock), "GET", "/api/ops/logs", query="service=e2e-unit&tail=1&format=plain", params=admin)
+    assert plain.body.decode() == "2026-11-22T04:00:04Z opsplane-e2e[7]: unit line 4\n", plain.body
