@@ -126,6 +126,9 @@ log_line_prefix = '%m [%p] %q%u@%d '
 # hundreds of thousands of values, which spill to disk at the default 4MB.
 shared_buffers = '${OPS_PG_SHARED_BUFFERS:-512MB}'
 work_mem = '32MB'
+# Statement statistics for /api/monitoring/database (slow statements, average time).
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = 'top'
 EOF
   [ "$(id -u)" -ne 0 ] || chown postgres: "$conf"
 }
@@ -157,7 +160,10 @@ pg_ensure_app_db() { # port
   # The password goes through stdin, never on a command line.
   sql="SELECT 'CREATE ROLE $PG_APP_ROLE LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PG_APP_ROLE') \\gexec
 ALTER ROLE $PG_APP_ROLE LOGIN CREATEDB PASSWORD '$pw';
-SELECT 'CREATE DATABASE $PG_APP_DB OWNER $PG_APP_ROLE' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$PG_APP_DB') \\gexec"
+SELECT 'CREATE DATABASE $PG_APP_DB OWNER $PG_APP_ROLE' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$PG_APP_DB') \\gexec
+GRANT pg_monitor TO $PG_APP_ROLE;
+\\connect $PG_APP_DB
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
   printf '%s\n' "$sql" | pg_as psql -X -q -v ON_ERROR_STOP=1 -h "$PG_RUN" -p "$1" -U "$PG_SUPERUSER" -d postgres >/dev/null \
     || die "could not create role/database $PG_APP_ROLE in the cluster (see above)"
 }

@@ -131,6 +131,10 @@ public enum LogLineParser {
         // Skip "[pid] " and read "LEVEL:  message".
         var body = Substring(rest)
         if body.first == "[", let close = body.firstIndex(of: "]") { body = body[body.index(after: close)...].drop(while: { $0 == " " }) }
+        // `%q%u@%d ` (user@database) in the prefix of session lines.
+        if let space = body.firstIndex(of: " "), body[..<space].contains("@"), !body[..<space].hasSuffix(":") {
+            body = body[space...].drop(while: { $0 == " " })
+        }
         var level = LogLevelName.info
         if let colon = body.firstIndex(of: ":") {
             switch body[..<colon] {

@@ -33,6 +33,9 @@ import Testing
         #expect(e.ts?.iso8601 == "2026-11-22T03:55:05.644Z" && e.level == .info && e.message == "LOG:  checkpoint starting: time")
         #expect(parse("2026-11-22 03:55:05.644 UTC [1] ERROR:  relation \"x\" does not exist").level == .error)
         #expect(parse("2026-11-22 04:55:05 +01 [1] WARNING:  w").ts?.iso8601 == "2026-11-22T03:55:05Z")
+        // Our clusters' prefix adds user@database to session lines.
+        let session = parse("2026-11-22 03:55:05.644 UTC [77] opsplane@opsplane ERROR:  duplicate key value")
+        #expect(session.level == .error && session.message == "ERROR:  duplicate key value")
     }
 
     @Test func redisLines() {
