@@ -8,6 +8,8 @@ active monitor instance; /api/monitoring/health leaves out inactive services.
 
 import signal
 
+import time
+
 import pytest
 
 from monitor_health_helpers import (db, eventually, forget_services, http_service, instance_row,  # noqa: F401
@@ -71,7 +73,8 @@ def test_one_monitor_acts_and_the_standby_takes_over(db, monitors, target, names
 def test_service_dropped_from_the_configuration_is_marked_inactive(db, monitors, target, names):
     keep, gone = names("keep"), names("gone")
     target.set("/ok", "ok")
-    before = monitors.start([http_service(keep, target.url("/ok")), http_service(gone, target.url("/ok"))])
+    lock = names("lock")
+    before = monitors.start([http_service(keep, target.url("/ok")), http_service(gone, target.url("/ok"))], lock=lock)
     wait_status(db, keep, "healthy", monitor=before)
     wait_status(db, gone, "healthy", monitor=before)
     assert before.stop() == 0
@@ -79,14 +82,22 @@ def test_service_dropped_from_the_configuration_is_marked_inactive(db, monitors,
     # may still be another monitor's, and is given a few intervals' grace).
     db.run("UPDATE ops.service_status SET checked_at = now() - interval '1 hour' WHERE service = :'s';"
            "UPDATE ops.monitor_services SET updated_at = now() - interval '1 hour' WHERE name = :'s';", s=gone)
-    after = monitors.start([http_service(keep, target.url("/ok"))])
-    wait_active(db, after)
+    # Another monitor's service, unprobed for a day: not this monitor's to retire.
+    other = names("other")
+    db.run("INSERT INTO ops.monitor_services (name, kind, target, interval_s, timeout_ms, updated_at, monitor_lock) "
+           "VALUES (:'s', 'tcp', '127.0.0.1:1', 15, 1000, now() - interval '1 day', 'some-other-monitor')", s=other)
+    try:
+        # The same monitor (same lock) restarted with a file that no longer names `gone`.
+        after = monitors.start([http_service(keep, target.url("/ok"))], lock=lock)
+        wait_active(db, after)
 
-    def retired():
-        rows = {r["name"]: r["active"] for r in db.rows(
-            "SELECT name, active FROM ops.monitor_services WHERE name IN (:'a', :'b')", a=keep, b=gone)}
-        assert rows == {keep: True, gone: False}, rows
-    eventually(retired, timeout=20)
+        def retired():
+            rows = {r["name"]: r["active"] for r in db.rows(
+                "SELECT name, active FROM ops.monitor_services WHERE name IN (:'a', :'b', :'c')", a=keep, b=gone, c=other)}
+            assert rows == {keep: True, gone: False, other: True}, rows
+        eventually(retired, timeout=20)
+    finally:
+        db.run("DELETE FROM ops.monitor_services WHERE name = :'s'", s=other)
     # The stack's own services, probed by the stack's monitor, are not touched.
     stack_services = db.rows("SELECT name, active FROM ops.monitor_services WHERE name IN ('postgres', 'api')")
     assert all(r["active"] for r in stack_services), stack_services

@@ -9,7 +9,8 @@ import OpsPostgres
 /// get an `unknown` status row, and each service's recent samples and last status are loaded,
 /// so that error counts, trends and baselines continue across a restart or a takeover.
 ///
-/// Services no longer configured are marked inactive once nobody probes them: no check (and
+/// Services this monitor registered (same OPS_MONITOR_LOCK, column monitor_lock) that are no
+/// longer configured are marked inactive once nobody probes them: no check (and
 /// no registration) for two of their intervals + their timeout + 10 s — at activation, and
 /// every minute with a floor of 10 minutes. The grace keeps a second monitor with its own lock
 /// and services sharing the database (tests, a staging monitor) from switching off the other's
@@ -36,18 +37,21 @@ final class ServiceRegistry {
             try db.run { c in
                 try c.transaction {
                     try c.query("""
-                        INSERT INTO ops.monitor_services AS m (name, kind, target, interval_s, timeout_ms, thresholds, active, updated_at)
-                        SELECT name, kind, target, interval_s, timeout_ms, thresholds, true, now()
+                        INSERT INTO ops.monitor_services AS m (name, kind, target, interval_s, timeout_ms, thresholds, active,
+                                                               updated_at, monitor_lock)
+                        SELECT name, kind, target, interval_s, timeout_ms, thresholds, true, now(), $7
                         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::jsonb[])
                              AS x(name, kind, target, interval_s, timeout_ms, thresholds)
                         ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, target = EXCLUDED.target,
                             interval_s = EXCLUDED.interval_s, timeout_ms = EXCLUDED.timeout_ms,
-                            thresholds = EXCLUDED.thresholds, active = true, updated_at = now()
+                            thresholds = EXCLUDED.thresholds, active = true, updated_at = now(),
+                            monitor_lock = EXCLUDED.monitor_lock
                         """, [names, HealthArray.literal(configs.map(\.kind.rawValue)),
                               HealthArray.literal(configs.map { TargetRedaction.redact($0.target) }),
                               HealthArray.literal(configs.map { Int64($0.intervalSeconds.rounded(.up)) }),
                               HealthArray.literal(configs.map { Int64($0.timeoutMillis) }),
-                              HealthArray.literal(configs.map { $0.thresholdsJSON.serialized() })])
+                              HealthArray.literal(configs.map { $0.thresholdsJSON.serialized() }),
+                              context.config.monitorLockName])
                     try c.query("""
                         INSERT INTO ops.service_status (service, status, status_since)
                         SELECT name, 'unknown', now() FROM unnest($1::text[]) AS x(name)
@@ -81,13 +85,13 @@ final class ServiceRegistry {
             try c.query("""
                 WITH grace AS (
                     SELECT name, now() - make_interval(secs => greatest(2 * interval_s + timeout_ms / 1000.0 + 10, $2)) AS since
-                    FROM ops.monitor_services WHERE active AND NOT (name = ANY ($1::text[])))
+                    FROM ops.monitor_services WHERE active AND monitor_lock = $3 AND NOT (name = ANY ($1::text[])))
                 UPDATE ops.monitor_services m SET active = false, updated_at = now()
                 FROM grace g
                 WHERE m.name = g.name AND m.updated_at < g.since
                   AND NOT EXISTS (SELECT 1 FROM ops.service_status s WHERE s.service = m.name AND s.checked_at > g.since)
                 RETURNING m.name
-                """, [HealthArray.literal(states.map(\.config.name)), String(floorSeconds)])
+                """, [HealthArray.literal(states.map(\.config.name)), String(floorSeconds), context.config.monitorLockName])
         }
         if r.rowCount > 0 {
             let names = (0..<r.rowCount).compactMap { r.string($0, 0) }
