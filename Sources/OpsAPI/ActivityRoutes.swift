@@ -2,6 +2,7 @@ import OpsActivity
 import OpsHTTP
 import OpsJSON
 import OpsLedger
+import OpsMonitorCore
 import OpsPostgres
 #if canImport(Glibc)
 import Glibc
@@ -87,26 +88,47 @@ enum ActivityRoutes {
         var answer = answerJSON.objectValue!
         if let reason = decision.reason { answer["reason"] = .string(reason) }
         if decision.level != .ok {
-            try raiseBudgetAlert(decision, userID: userID, answer: .object(answer), context)
+            try raiseBudgetAlert(decision, userID: userID, user: user, global: global, runsUsed: usage.userRunsToday,
+                                 isAdmin: isAdmin, answer: .object(answer), context)
         }
         return .json(.object(answer), status: decision.allowed ? 200 : 429)
     }
 
-    /// ≥ 80 %: a warning alert; denial: a critical alert and a `budget_denied` event. Every
-    /// denial publishes its event (the ticker shows each refused run); the alert is de-bounced
-    /// for 10 minutes per user and level, so a host app that keeps asking does not flood Discord.
-    static func raiseBudgetAlert(_ decision: BudgetDecision, userID: String, answer: JSON, _ context: AppContext) throws {
+    /// Each gauge at ≥ 80 % raises the monitor's budget alert for it — `budget_user:<user>`,
+    /// `budget_global:global`, `budget_runs:<user>` (runs: non-admins only) — warning, or
+    /// critical at ≥ 100 %. The keys, titles and severities are the monitor's periodic budget
+    /// rules' (AlertRuleEvaluator), so a check and the monitor raise one alert, not two; the
+    /// alert is de-bounced, so a host app that keeps asking does not flood Discord. Every
+    /// denial publishes its `budget_denied` event (the ticker shows each refused run).
+    static func raiseBudgetAlert(_ decision: BudgetDecision, userID: String, user: BudgetGauge, global: BudgetGauge,
+                                 runsUsed: Int64, isAdmin: Bool, answer: JSON, _ context: AppContext) throws {
+        let rules = Dictionary(AlertRule.defaults.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var observations: [AlertObservation] = []
+        if let o = AlertRuleEvaluator.budgetUser(rules["budget_user"]!, userID: userID, spentUSD: user.usedUSD,
+                                                 limitCents: user.limitCents, sample: nil), o.breached { observations.append(o) }
+        if let o = AlertRuleEvaluator.budgetGlobal(rules["budget_global"]!, spentUSD: global.usedUSD,
+                                                   limitCents: global.limitCents, sample: nil), o.breached { observations.append(o) }
+        if !isAdmin, let o = AlertRuleEvaluator.budgetRuns(rules["budget_runs"]!, userID: userID, runs: runsUsed,
+                                                           limit: context.config.dailyRunsPerUser, sample: nil), o.breached {
+            observations.append(o)
+        }
         let denied = decision.level == .denied
-        let scope = decision.reason == "global_budget" ? "global" : "user:\(userID)"
-        let title = denied ? "Budget exhausted (\(decision.reason ?? "limit")): run denied for \(userID)"
-                           : "Budget above 80 % for \(userID)"
+        let deniedRule = ["user_budget": "budget_user", "global_budget": "budget_global", "user_runs": "budget_runs"][decision.reason ?? ""]
+        let notifier = AlertRoutes.notifier(context.config)
         try context.database.run { db in
-            let fired = try AlertStore(connection: db).fire(
-                rule: denied ? "budget_exhausted" : "budget_warning", severity: denied ? "critical" : "warning",
-                dedupeKey: "budget:\(denied ? "deny" : "warn"):\(scope)", title: title, detail: answer)
-            if denied {
-                try EventLog(connection: db).append([("budget_denied", ["type": "budget_denied", "user_id": .string(userID),
-                                                                         "reason": .from(decision.reason), "alert_id": .int(fired.id)])])
+            try db.transaction {
+                let store = AlertStore(connection: db)
+                var ids: [String: Int64] = [:]
+                for o in observations {
+                    var detail = o.detail.objectValue ?? JSONObject()
+                    detail["budget_check"] = answer
+                    ids[o.rule] = try store.fireInTransaction(AlertRoutes.firing(o, detail: .object(detail)), notifier: notifier).id
+                }
+                if denied {
+                    try EventLog(connection: db).append([("budget_denied", ["type": "budget_denied", "user_id": .string(userID),
+                                                                             "reason": .from(decision.reason),
+                                                                             "alert_id": .from(deniedRule.flatMap { ids[$0] })])])
+                }
             }
         }
     }

@@ -31,37 +31,3 @@ public struct BudgetStore {
                            globalSpentUSD: Double(global) ?? 0)
     }
 }
-
-/// Alerts with de-bouncing: an identical alert (same dedupe key) that fired less than 10
-/// minutes ago and is not resolved is counted on its existing row instead of a new one.
-public struct AlertStore {
-    public static let debounceSeconds = 600
-    let db: PGConnection
-
-    public init(connection: PGConnection) { self.db = connection }
-
-    /// Returns the alert id and whether it is new (a new alert publishes `alert_fired`).
-    @discardableResult
-    public func fire(rule: String, severity: String, dedupeKey: String, title: String, detail: JSON) throws -> (id: Int64, isNew: Bool) {
-        try db.transaction {
-            // Serialises concurrent fires of one key without a unique index on open alerts.
-            try db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [dedupeKey])
-            let existing = try db.query("""
-                UPDATE ops.alerts SET last_fired_at = now(), fire_count = fire_count + 1, detail = $2::jsonb
-                WHERE id = (SELECT id FROM ops.alerts WHERE dedupe_key = $1 AND state <> 'resolved'
-                            AND last_fired_at > now() - make_interval(secs => $3::double precision)
-                            ORDER BY last_fired_at DESC LIMIT 1)
-                RETURNING id
-                """, [dedupeKey, detail.serialized(), String(Self.debounceSeconds)])
-            if existing.rowCount == 1 { return (existing.int(0, 0)!, false) }
-            let r = try db.query("""
-                INSERT INTO ops.alerts (rule, severity, dedupe_key, title, detail) VALUES ($1, $2, $3, $4, $5::jsonb)
-                RETURNING id
-                """, [rule, severity, dedupeKey, title, detail.serialized()])
-            let id = r.int(0, 0)!
-            try EventLog(connection: db).append([("alert_fired", ["type": "alert_fired", "alert_id": .int(id), "rule": .string(rule),
-                                                                  "severity": .string(severity), "title": .string(title)])])
-            return (id, true)
-        }
-    }
-}

@@ -1,4 +1,6 @@
 /// Alert evaluation, the notification outbox sender and the daily digest.
 enum AlertComponents {
-    static func make(_ context: MonitorContext) -> [MonitorComponent] { [] }
+    static func make(_ context: MonitorContext) -> [MonitorComponent] {
+        [AlertEngine(), OutboxSender(), DigestScheduler()]
+    }
 }
