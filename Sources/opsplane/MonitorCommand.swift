@@ -34,8 +34,13 @@ struct MonitorCommand: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        // A bad digest schedule stops the start instead of silently never sending a digest.
+        do { _ = try CronSchedule(settings.discordDigestCron) } catch {
+            printError("opsplane monitor: DISCORD_DAILY_DIGEST_CRON: \(error)")
+            throw ExitCode(2)
+        }
         if check {
-            print("configuration OK: \(monitorConfig.services.count) service(s), \(monitorConfig.dataDirectories.count) data director(ies), access log: \(monitorConfig.accessLog?.path ?? "none")")
+            print("configuration OK: \(monitorConfig.services.count) service(s), \(monitorConfig.dataDirectories.count) data director(ies), access log: \(monitorConfig.accessLog?.path ?? "none"), \(monitorConfig.alerts.activeRules.count) alert rule(s)")
             return
         }
         var signals = sigset_t()
