@@ -2,7 +2,9 @@
 /// days and percentiles can still be read from any sum (ordered-set aggregates do not
 /// combine across rollups). Bucket i counts latencies in (bounds[i-1], bounds[i]] ms; the
 /// last bucket counts everything above the last bound. ops.api_minutes.latency_hist and
-/// ops.api_rollups.latency_hist hold `bucketCount` counts in this order.
+/// ops.api_rollups.latency_hist hold at most `bucketCount` counts in this order: trailing
+/// empty buckets are left out when stored (`trimmed`), which halves what Postgres has to
+/// print for typical API latencies; `add` and `percentile` treat missing buckets as 0.
 public enum LatencyHistogram {
     /// Upper bounds in milliseconds: about 19 % apart from 1 ms to 60 s, so an interpolated
     /// percentile is within ~10 % of the true value.
@@ -44,6 +46,13 @@ public enum LatencyHistogram {
             seen += c
         }
         return boundsMillis.last
+    }
+
+    /// Without its trailing zero counts (at least one element is kept).
+    public static func trimmed(_ counts: [Int64]) -> [Int64] {
+        var end = counts.count
+        while end > 1 && counts[end - 1] == 0 { end -= 1 }
+        return Array(counts.prefix(end))
     }
 
     /// Element-wise sum (histograms of different lengths are padded with zeros).
