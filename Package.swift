@@ -18,6 +18,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "opsplane", targets: ["opsplane"]),
+        .executable(name: "opsctl", targets: ["opsctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -87,6 +88,17 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // opsctl's logic without network I/O: exit codes, one-line errors and token redaction,
+        // the --plain views, the config file (mode 0600), server URLs, logs --follow, the
+        // WebSocket client protocol.
+        .target(name: "OpsCtlCore", dependencies: ["OpsJSON"]),
+        // opsctl: the command line for people and AI agents (REST through OpsCurl; the ticker
+        // over a libcurl connection, so ws:// and wss:// share its TLS verification).
+        .executableTarget(name: "opsctl", dependencies: [
+            "OpsCtlCore", "OpsCurl", "CCurl", "OpsJSON",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // The ticker benchmark's client and event generator (make bench; not installed).
         .executableTarget(name: "ticker-bench", dependencies: ["OpsPostgres"] + webSocketServer),
 
@@ -104,6 +116,7 @@ let package = Package(
         .testTarget(name: "OpsBeaconTests", dependencies: ["OpsBeacon", "OpsJSON", "OpsActivity"]),
         .testTarget(name: "OpsMonitorCoreTests", dependencies: ["OpsMonitorCore", "OpsJSON", "OpsActivity"]),
         .testTarget(name: "OpsPostgresTests", dependencies: ["OpsPostgres", "OpsCrypto"]),
+        .testTarget(name: "OpsCtlCoreTests", dependencies: ["OpsCtlCore", "OpsJSON"]),
     ],
     swiftLanguageModes: [.v5]
 )
