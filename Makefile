@@ -27,6 +27,7 @@ deps:
 
 build:
 	$(SWIFT) build -c release --product opsplane
+	$(SWIFT) build -c release --product opsctl
 
 run: deps build
 	deploy/stack.sh up

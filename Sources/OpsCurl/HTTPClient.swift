@@ -26,18 +26,19 @@ public struct HTTPExchange: Sendable {
 public enum HTTPClient {
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
-    /// Caps what is kept of a response body: probes and webhooks need little of it.
+    /// Default cap on what is kept of a response body: probes and webhooks need little of it.
+    /// A caller that downloads (opsctl's bundle, long log tails) passes its own.
     public static let maxBodyBytes = 1 << 20
 
     public static func perform(method: String = "GET", url: String, headers: [String] = [],
                                body: [UInt8]? = nil, timeoutMillis: Int, caFile: String? = nil,
-                               followRedirects: Bool = false) -> HTTPExchange {
+                               followRedirects: Bool = false, maxBodyBytes: Int = HTTPClient.maxBodyBytes) -> HTTPExchange {
         _ = globalInit
         guard let h = curl_easy_init() else {
             return HTTPExchange(status: 0, headers: [], body: [], totalMillis: 0, error: "curl_easy_init failed", timedOut: false)
         }
         defer { curl_easy_cleanup(h) }
-        let sink = Sink()
+        let sink = Sink(limit: maxBodyBytes)
         let sinkPtr = Unmanaged.passUnretained(sink).toOpaque()
         var list: UnsafeMutablePointer<curl_slist>? = nil
         defer { if let list { curl_slist_free_all(list) } }
@@ -95,6 +96,8 @@ public enum HTTPClient {
 }
 
 private final class Sink {
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
     var body: [UInt8] = []
     var headers: [(name: String, value: String)] = []
 }
@@ -103,7 +106,7 @@ private func writeBody(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count
     let n = size * count
     guard let ptr, let userdata else { return n }
     let sink = Unmanaged<Sink>.fromOpaque(userdata).takeUnretainedValue()
-    let room = max(0, HTTPClient.maxBodyBytes - sink.body.count)
+    let room = max(0, sink.limit - sink.body.count)
     if room > 0 {
         ptr.withMemoryRebound(to: UInt8.self, capacity: n) { sink.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: min(n, room))) }
     }

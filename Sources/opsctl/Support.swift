@@ -151,6 +151,8 @@ struct Client {
     let settings: Settings
     let timeoutMillis: Int
     static let userAgent = "opsctl/\(OpsCtlVersion.string)"
+    /// Largest answer opsctl takes (a support bundle is capped at 8 MiB of JSON by default).
+    static let maxAnswerBytes = 256 << 20
     private static let warnedPlainHTTP = NSLock()
     nonisolated(unsafe) private static var warned = false
 
@@ -163,7 +165,8 @@ struct Client {
         var headers = ["Authorization: Bearer \(bearer)", "Accept: \(accept)", "User-Agent: \(Client.userAgent)"]
         if json != nil { headers.append("Content-Type: application/json") }
         let exchange = HTTPClient.perform(method: method, url: url, headers: headers, body: json,
-                                          timeoutMillis: timeoutMillis ?? self.timeoutMillis, caFile: settings.caFile)
+                                          timeoutMillis: timeoutMillis ?? self.timeoutMillis, caFile: settings.caFile,
+                                          maxBodyBytes: Client.maxAnswerBytes)
         if let error = exchange.error {
             throw Failure.transport(error, timedOut: exchange.timedOut, url: settings.url)
         }
@@ -176,9 +179,9 @@ struct Client {
         guard (200..<300).contains(exchange.status) else {
             throw Failure.fromResponse(status: exchange.status, body: exchange.body, contentType: exchange.header("content-type"))
         }
-        if exchange.body.count >= HTTPClient.maxBodyBytes {
+        if exchange.body.count >= Client.maxAnswerBytes {
             throw Failure(.failure, code: "answer_too_large",
-                          "the answer is larger than the \(HTTPClient.maxBodyBytes >> 20) MiB opsctl can take; ask for less (e.g. a smaller --tail or --lines)")
+                          "the answer is larger than the \(Client.maxAnswerBytes >> 20) MiB opsctl can take; ask for less (e.g. a smaller --tail or --lines)")
         }
         return exchange
     }
