@@ -1,9 +1,9 @@
 /// Postgres array literals for `unnest($1::text[], …)` bulk statements: one parameter carries
 /// a whole column, so a batch of 500 records is a handful of statements, still fully
 /// parameterised (the literal is data, parsed by Postgres' array input, never SQL).
-enum PGArray {
+public enum PGArray {
     /// `{"a","b\"c",NULL}`: every element quoted, `"` and `\` escaped.
-    static func literal(_ values: [String?]) -> String {
+    public static func literal(_ values: [String?]) -> String {
         var out = "{"
         out.reserveCapacity(values.count * 16)
         for (i, v) in values.enumerated() {
@@ -19,6 +19,9 @@ enum PGArray {
         return out + "}"
     }
 
-    static func literal(_ values: [Int64?]) -> String { literal(values.map { $0.map(String.init) }) }
-    static func literal(_ values: [Double?]) -> String { literal(values.map { $0.map { String($0) } }) }
+    public static func literal(_ values: [String]) -> String { literal(values.map { Optional($0) }) }
+    public static func literal(_ values: [Int64?]) -> String { literal(values.map { $0.map(String.init) }) }
+    public static func literal(_ values: [Double?]) -> String { literal(values.map { $0.map { String($0) } }) }
+    public static func literal(_ values: [Double]) -> String { literal(values.map { Optional(String($0)) }) }
+    public static func literal(_ values: [Bool]) -> String { literal(values.map { Optional($0 ? "t" : "f") }) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OpsJSON
+import OpsLedger
 import OpsLog
 import OpsMonitorCore
 import OpsPostgres
@@ -164,28 +165,5 @@ final class HealthWriter {
     }
 }
 
-/// Postgres array literals for `unnest($1::text[], …)`: one parameter carries a whole column
-/// (the literal is data for Postgres' array input, never SQL text).
-enum HealthArray {
-    /// `{"a","b\"c",NULL}`: every element quoted, `"` and `\` escaped.
-    static func literal(_ values: [String?]) -> String {
-        var out = "{"
-        out.reserveCapacity(values.count * 16)
-        for (i, v) in values.enumerated() {
-            if i > 0 { out += "," }
-            guard let v else { out += "NULL"; continue }
-            out += "\""
-            for ch in v.unicodeScalars {
-                if ch == "\"" || ch == "\\" { out += "\\" }
-                out.unicodeScalars.append(ch)
-            }
-            out += "\""
-        }
-        return out + "}"
-    }
-    static func literal(_ values: [String]) -> String { literal(values.map { Optional($0) }) }
-    static func literal(_ values: [Int64?]) -> String { literal(values.map { $0.map(String.init) }) }
-    static func literal(_ values: [Double?]) -> String { literal(values.map { $0.map { String($0) } }) }
-    static func literal(_ values: [Double]) -> String { literal(values.map { Optional(String($0)) }) }
-    static func literal(_ values: [Bool]) -> String { literal(values.map { Optional($0 ? "t" : "f") }) }
-}
+/// The ledger's array literals (one parameter carries a whole column of a bulk statement).
+typealias HealthArray = PGArray
