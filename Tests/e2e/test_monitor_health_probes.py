@@ -150,8 +150,12 @@ def test_postgres_healthy_with_database_figures(world, db):
     assert 1 <= len(tables) <= 10 and all(t["total_bytes"] >= 0 and t["rows"] >= 0 for t in tables.values())
     sizes = [t["total_bytes"] for t in m["largest_tables"]]
     assert sizes == sorted(sizes, reverse=True)
-    # pg_stat_statements is not installed in the embedded stack.
-    assert m["slow_statements"] is None
+    # The embedded stack loads pg_stat_statements: the slowest statements by mean time.
+    slow = m["slow_statements"]
+    assert isinstance(slow, list) and 1 <= len(slow) <= 10, slow
+    assert all(isinstance(x["query"], str) and x["calls"] >= 1 and x["mean_ms"] >= 0 for x in slow), slow
+    means = [x["mean_ms"] for x in slow]
+    assert means == sorted(means, reverse=True), means
     assert r["response_ms"] is not None and r["response_ms"] > 0
 
 

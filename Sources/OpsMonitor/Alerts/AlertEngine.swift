@@ -19,18 +19,12 @@ final class AlertEngine: MonitorComponent {
         context.logger.info("alert rules", [("rules", .array(config.activeRules.map { .string($0.name) })),
                                             ("interval_s", .double(config.intervalSeconds)),
                                             ("notifications", .bool(notifier != nil))])
-        var lastRetention = 0.0
+        // Old resolved alerts, sent notifications and ended silences are deleted by the
+        // rollups-and-retention component with everything else (RetentionPlan).
         while !context.isStopping {
             if context.isActive {
                 do { try evaluate(context, db, loader, notifier) } catch {
                     context.logger.warn("alert evaluation failed", [("error", .string("\(error)"))])
-                }
-                let now = Date().timeIntervalSince1970
-                if now - lastRetention >= Self.retentionEverySeconds {
-                    lastRetention = now
-                    do { try retention(context, db) } catch {
-                        context.logger.warn("alert retention failed", [("error", .string("\(error)"))])
-                    }
                 }
             }
             context.sleep(config.intervalSeconds)
@@ -81,25 +75,6 @@ final class AlertEngine: MonitorComponent {
         }
         let states = AlertRuleStates(db: c)
         if let state { try states.save(state) } else { try states.delete(key: d.key) }
-    }
-
-    static let retentionEverySeconds = 3600.0
-
-    /// Keeps the alert tables bounded (OPS_RETENTION_DAYS): resolved alerts (their history
-    /// goes with them), delivered notifications and silences that ended.
-    func retention(_ context: MonitorContext, _ db: DatabaseSession) throws {
-        let days = String(context.config.retentionDays)
-        let removed = try db.run { c -> Int in
-            var n = 0
-            n += try c.query("DELETE FROM ops.alerts WHERE state = 'resolved' AND resolved_at < now() - make_interval(days => $1::int)",
-                             [days]).affectedRows
-            n += try c.query("DELETE FROM ops.notification_outbox WHERE sent_at < now() - make_interval(days => $1::int)",
-                             [days]).affectedRows
-            n += try c.query("DELETE FROM ops.alert_silences WHERE ends_at < now() - make_interval(days => $1::int)",
-                             [days]).affectedRows
-            return n
-        }
-        if removed > 0 { context.logger.info("alert retention", [("rows_removed", .int(Int64(removed))), ("days", .string(days))]) }
     }
 
     static func firing(_ o: AlertObservation) -> AlertFiring {
