@@ -209,3 +209,20 @@ def test_routes_beyond_the_cap_share_the_other_slots(base_url, ops):
         assert len(listing(ops, route=known, since="5m")["entries"]) == 1
     finally:
         ops.sql("DELETE FROM ops.frontend_log_routes WHERE route LIKE '/zz-cap-' || :'t' || '-%'", t=t)
+
+
+def test_nginx_limits_each_client_address(base_url):
+    """20 reports/s per client address with a burst of 40: a page stuck in an error loop gets
+    429 from nginx (the JSON envelope) long before it can flood the workers."""
+    source = helpers.fresh_client_address()
+    statuses = []
+    for i in range(80):
+        body = json.dumps({"message": f"loop {i}", "route": "/nginx-limit"}).encode()
+        resp = helpers.raw_request(base_url, "POST", BEACON, headers={"Content-Type": "text/plain"},
+                                   body=body, source=source)
+        statuses.append(resp.status_code)
+        if resp.status_code == 429:
+            helpers.assert_error_envelope(resp, 429, "rate_limited")
+            break
+    assert statuses[-1] == 429, f"80 reports in a burst from one address were all accepted: {statuses}"
+    assert statuses.count(204) >= 40, f"the burst of 40 should pass first: {statuses}"
