@@ -52,7 +52,7 @@ let package = Package(
         // percentiles, budgets, cache policy.
         .target(name: "OpsActivity", dependencies: ["OpsJSON"]),
         // Log tails: line formats and levels (pure), reading files from their end, the allowlist.
-        .target(name: "OpsLogTail", dependencies: ["OpsActivity", "OpsJSON"]),
+        .target(name: "OpsLogTail", dependencies: ["OpsActivity", "OpsJSON", "OpsLog"]),
         // Support bundles: secret redaction, size-capped assembly with a manifest, gzip.
         .target(name: "OpsSupportBundle", dependencies: ["OpsJSON", "CZlib"]),
         // Browser error reports without I/O: validation, fingerprints, route templates.

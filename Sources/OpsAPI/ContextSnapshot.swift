@@ -61,8 +61,8 @@ enum ContextSnapshot {
                 """) }
             return .array((0..<r.rowCount).map { i in
                 ["instance": .from(r.string(i, 0)), "active": .from(r.bool(i, 1)), "version": .from(r.string(i, 2)),
-                 "started_at": .from(r.int(i, 3).map { UTCTime(micros: $0).iso8601 }),
-                 "heartbeat_at": .from(r.int(i, 4).map { UTCTime(micros: $0).iso8601 })]
+                 "started_at": .from(r.time(i, 3)?.iso8601),
+                 "heartbeat_at": .from(r.time(i, 4)?.iso8601)]
             })
         }
         out["tickers"] = section {
@@ -72,7 +72,7 @@ enum ContextSnapshot {
                 """) }
             return .array((0..<r.rowCount).map { i in
                 ["instance": .from(r.string(i, 0)), "pid": .from(r.int(i, 1)), "clients": .from(r.int(i, 2)),
-                 "updated_at": .from(r.int(i, 3).map { UTCTime(micros: $0).iso8601 })]
+                 "updated_at": .from(r.time(i, 3)?.iso8601)]
             })
         }
         return .object(out)
@@ -94,7 +94,7 @@ enum ContextSnapshot {
             services[r.string(i, 0) ?? "?"] = ["kind": .from(r.string(i, 1)), "status": .string(status),
                                                "response_ms": .from(r.double(i, 3)), "trend": .from(r.string(i, 4)),
                                                "anomaly": .from(r.bool(i, 5)),
-                                               "checked_at": .from(r.int(i, 6).map { UTCTime(micros: $0).iso8601 }),
+                                               "checked_at": .from(r.time(i, 6)?.iso8601),
                                                "message": .from(r.string(i, 7))]
         }
         return ["status": .string(r.rowCount == 0 ? "unknown" : worst), "count": .int(Int64(r.rowCount)),
@@ -127,7 +127,7 @@ enum ContextSnapshot {
                 return ["route": .from(byRoute.string(i, 0)), "errors": .from(byRoute.int(i, 1))]
             }
             return ["last_build_hash": .from(last.rowCount > 0 ? last.string(0, 0) : nil),
-                    "last_seen_at": .from(last.rowCount > 0 ? last.int(0, 1).map { UTCTime(micros: $0).iso8601 } : nil),
+                    "last_seen_at": .from(last.rowCount > 0 ? last.time(0, 1)?.iso8601 : nil),
                     "errors_last_hour": .int(total), "errors_last_hour_by_route": .array(routes)]
         }
     }
@@ -142,7 +142,7 @@ enum ContextSnapshot {
             if r.string(i, 3) == "firing" { firing += 1 }
             return ["id": .from(r.int(i, 0)), "rule": .from(r.string(i, 1)), "severity": .from(r.string(i, 2)),
                     "state": .from(r.string(i, 3)), "title": .from(r.string(i, 4)), "service": .from(r.string(i, 5)),
-                    "last_fired_at": .from(r.int(i, 6).map { UTCTime(micros: $0).iso8601 }), "fire_count": .from(r.int(i, 7))]
+                    "last_fired_at": .from(r.time(i, 6)?.iso8601), "fire_count": .from(r.int(i, 7))]
         }
         return ["open": .int(Int64(r.rowCount)), "firing": .int(firing), "alerts": .array(items)]
     }
@@ -152,8 +152,6 @@ enum ContextSnapshot {
         return String(repeating: "0", count: max(0, 4 - s.count)) + s
     }
 
-    /// `(extract(epoch FROM col) * 1000000)::bigint`: times come back as exact microseconds.
-    static func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::bigint" }
 }
 
 enum ContextRoutes {

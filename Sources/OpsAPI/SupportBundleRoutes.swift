@@ -69,12 +69,12 @@ enum SupportBundleRoutes {
 
     static func alerts(_ context: AppContext) throws -> JSON {
         let r = try context.database.run { db in try db.query("""
-            SELECT id, rule, severity, state, title, service, detail::text, \(ContextSnapshot.micros("first_fired_at")),
-                   \(ContextSnapshot.micros("last_fired_at")), fire_count, acknowledged_by, \(ContextSnapshot.micros("resolved_at"))
+            SELECT id, rule, severity, state, title, service, detail::text, \(micros("first_fired_at")),
+                   \(micros("last_fired_at")), fire_count, acknowledged_by, \(micros("resolved_at"))
             FROM ops.alerts WHERE state <> 'resolved' OR resolved_at > now() - interval '7 days'
             ORDER BY last_fired_at DESC LIMIT 200
             """) }
-        let t = { (i: Int, c: Int) -> JSON in .from(r.int(i, c).map { UTCTime(micros: $0).iso8601 }) }
+        let t = { (i: Int, c: Int) -> JSON in .from(r.time(i, c)?.iso8601) }
         return .array((0..<r.rowCount).map { i in
             ["id": .from(r.int(i, 0)), "rule": .from(r.string(i, 1)), "severity": .from(r.string(i, 2)),
              "state": .from(r.string(i, 3)), "title": .from(r.string(i, 4)), "service": .from(r.string(i, 5)),
@@ -94,23 +94,23 @@ enum SupportBundleRoutes {
     /// Process starts seen in the last week: this worker, monitors, tickers.
     static func deploys(_ context: AppContext) throws -> JSON {
         let monitors = try context.database.run { db in try db.query("""
-            SELECT instance, version, \(ContextSnapshot.micros("started_at")), \(ContextSnapshot.micros("heartbeat_at")), active
+            SELECT instance, version, \(micros("started_at")), \(micros("heartbeat_at")), active
             FROM ops.monitor_instances WHERE heartbeat_at > now() - interval '7 days' ORDER BY started_at DESC LIMIT 50
             """) }
         let tickers = try context.database.run { db in try db.query("""
-            SELECT instance, pid, \(ContextSnapshot.micros("updated_at")) FROM ops.ticker_stats ORDER BY updated_at DESC LIMIT 50
+            SELECT instance, pid, \(micros("updated_at")) FROM ops.ticker_stats ORDER BY updated_at DESC LIMIT 50
             """) }
         return [
             "worker": ["pid": .int(Int64(getpid())), "version": .string(BuildInfo.version), "git_sha": .string(BuildInfo.gitSHA),
                        "started_at": .from(BuildInfo.startedAtSeconds.map { UTCTime(seconds: $0).iso8601 })],
             "monitors": .array((0..<monitors.rowCount).map { i in
                 ["instance": .from(monitors.string(i, 0)), "version": .from(monitors.string(i, 1)),
-                 "started_at": .from(monitors.int(i, 2).map { UTCTime(micros: $0).iso8601 }),
-                 "last_seen_at": .from(monitors.int(i, 3).map { UTCTime(micros: $0).iso8601 }), "active": .from(monitors.bool(i, 4))]
+                 "started_at": .from(monitors.time(i, 2)?.iso8601),
+                 "last_seen_at": .from(monitors.time(i, 3)?.iso8601), "active": .from(monitors.bool(i, 4))]
             }),
             "tickers": .array((0..<tickers.rowCount).map { i in
                 ["instance": .from(tickers.string(i, 0)), "pid": .from(tickers.int(i, 1)),
-                 "last_seen_at": .from(tickers.int(i, 2).map { UTCTime(micros: $0).iso8601 })]
+                 "last_seen_at": .from(tickers.time(i, 2)?.iso8601)]
             }),
         ]
     }

@@ -8,8 +8,8 @@ extension UTCTime {
 }
 
 /// `(extract(epoch FROM col) * 1000000)::bigint` — the form `UTCTime` reads back.
-func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::bigint" }
+public func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::bigint" }
 
 extension PGResult {
-    func time(_ row: Int, _ column: Int) -> UTCTime? { int(row, column).map(UTCTime.init(micros:)) }
+    public func time(_ row: Int, _ column: Int) -> UTCTime? { int(row, column).map(UTCTime.init(micros:)) }
 }

@@ -1,5 +1,6 @@
 import OpsActivity
 import OpsJSON
+import OpsLog
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -97,12 +98,12 @@ public enum JournaldReader {
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var timedOut = false
-        let deadline = Timestamp.monotonicMillis() + Int64(timeoutMillis)
+        let deadline = Timestamp.monotonicMillis() + Double(timeoutMillis)
         while true {
             let left = deadline - Timestamp.monotonicMillis()
             if left <= 0 { timedOut = true; break }
             var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
-            let ready = poll(&p, 1, Int32(min(left, 1000)))
+            let ready = poll(&p, 1, Int32(min(left, 1000).rounded(.up)))
             if ready < 0 { if errno == EINTR { continue }; break }
             if ready == 0 { continue }
             let n = Glibc.read(fds[0], &buffer, buffer.count)
@@ -117,14 +118,5 @@ public enum JournaldReader {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Run(stdout: out, status: exit, timedOut: timedOut)
-    }
-}
-
-/// Monotonic milliseconds, for deadlines.
-enum Timestamp {
-    static func monotonicMillis() -> Int64 {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Int64(t.tv_sec) * 1000 + Int64(t.tv_nsec) / 1_000_000
     }
 }

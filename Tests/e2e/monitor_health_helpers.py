@@ -20,6 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import activity_helpers
 import helpers
 
 REPO = helpers.REPO
@@ -37,15 +38,8 @@ def free_port():
 
 
 def eventually(check, timeout=30.0, interval=0.3):
-    """Run check() (which asserts) until it passes; after `timeout` s re-raise its failure."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() >= deadline:
-                raise
-        time.sleep(interval)
+    """activity_helpers.eventually with the monitor's longer defaults (probes run on intervals)."""
+    return activity_helpers.eventually(check, timeout, interval)
 
 
 # --- Postgres ---------------------------------------------------------------------------------
