@@ -26,15 +26,16 @@ public struct MonitorConfig: Sendable {
         MonitorConfig(services: [ServiceConfig(name: "postgres", kind: .postgres, target: databaseURL)])
     }
 
-    public static func parse(_ text: String) throws(MonitorConfigError) -> MonitorConfig {
+    /// `routeTable`: the API's route patterns, the access log's built-in groups.
+    public static func parse(_ text: String, routeTable: [String] = []) throws(MonitorConfigError) -> MonitorConfig {
         let json: JSON
         do { json = try JSON.parse(text) } catch {
             throw MonitorConfigError(path: "", message: "not valid JSON: \(error)")
         }
-        return try parse(json)
+        return try parse(json, routeTable: routeTable)
     }
 
-    public static func parse(_ json: JSON) throws(MonitorConfigError) -> MonitorConfig {
+    public static func parse(_ json: JSON, routeTable: [String] = []) throws(MonitorConfigError) -> MonitorConfig {
         guard let object = json.objectValue else {
             throw MonitorConfigError(path: "", message: "expected a JSON object, got \(json.typeName)")
         }
@@ -64,7 +65,7 @@ public struct MonitorConfig: Sendable {
             }
         }
         if let log = object["access_log"], !log.isNull {
-            config.accessLog = try AccessLogConfig.parse(log, path: "access_log")
+            config.accessLog = try AccessLogConfig.parse(log, path: "access_log", builtInRoutes: routeTable)
         }
         if let alerts = object["alerts"] {
             config.alerts = try AlertConfig.parse(alerts, path: "alerts")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OpsAPI
 import OpsMonitor
 import OpsMonitorCore
 #if canImport(Glibc)
@@ -29,7 +30,7 @@ struct MonitorCommand: ParsableCommand {
                 printError("opsplane monitor: cannot read the configuration file \(path)")
                 throw ExitCode(2)
             }
-            do { monitorConfig = try MonitorConfig.parse(text) } catch {
+            do { monitorConfig = try MonitorConfig.parse(text, routeTable: Routes.table().map(\.pattern)) } catch {
                 printError("opsplane monitor: \(path): \(error)")
                 throw ExitCode(2)
             }

@@ -17,6 +17,10 @@ public struct AccessLogConfig: Sendable, Equatable {
     public var staticPrefixes: [String]
     public var maxGroups: Int
     public var backlogMB: Int
+    /// The API's own route table (`Routes.table()`, what `opsplane routes` prints), given by the
+    /// process that parses the file: the monitor links the router, so the groups cannot drift
+    /// from the routes that exist. Not a key of the file.
+    public var builtInRoutes: [String] = []
 
     public static let defaultStaticPrefixes = ["/admin/ops"]
     public static let defaultMaxGroups = 200
@@ -32,11 +36,12 @@ public struct AccessLogConfig: Sendable, Equatable {
     }
 
     /// Every template the tail groups by: Opsplane's route table, then the configured ones.
-    public var templates: [String] { OpsplaneRouteTemplates.all + routes.filter { !OpsplaneRouteTemplates.all.contains($0) } }
+    public var templates: [String] { builtInRoutes + routes.filter { !builtInRoutes.contains($0) } }
 
-    static func parse(_ json: JSON, path: String) throws(MonitorConfigError) -> AccessLogConfig {
+    static func parse(_ json: JSON, path: String, builtInRoutes: [String]) throws(MonitorConfigError) -> AccessLogConfig {
         let r = try ConfigReader(json, path: path, allowed: ["path", "routes", "static_prefixes", "max_groups", "backlog_mb"])
         var config = AccessLogConfig(path: try r.requiredString("path"))
+        config.builtInRoutes = builtInRoutes
         if let routes = try stringList(r, "routes") {
             for (i, route) in routes.enumerated() {
                 if let problem = RouteTemplate.problem(route) {
