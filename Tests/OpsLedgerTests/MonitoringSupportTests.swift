@@ -49,6 +49,8 @@ import OpsJSON
     }
 }
 
+/// The one redaction of probe targets: the monitor stores targets through it and the API shows
+/// them through it.
 @Suite struct TargetRedactionTests {
     @Test(arguments: [
         ("postgresql://ops:s3cret@127.0.0.1:5432/ops", "postgresql://ops:***@127.0.0.1:5432/ops"),
@@ -62,6 +64,10 @@ import OpsJSON
         ("host=db password = 'two words' port=5432", "host=db password=*** port=5432"),
         ("127.0.0.1:6379", "127.0.0.1:6379"),
         ("worker", "worker"),
+        ("postgresql://ops:s3cr%40t@127.0.0.1:5432/opsplane?sslmode=disable", "postgresql://ops:***@127.0.0.1:5432/opsplane?sslmode=disable"),
+        ("postgresql://ops@127.0.0.1/db?password=abc&application_name=x", "postgresql://***@127.0.0.1/db?password=***&application_name=x"),
+        ("host=127.0.0.1 port=5432 password='a b\\' c' dbname=x", "host=127.0.0.1 port=5432 password=*** dbname=x"),
+        ("https://user:pw@example.com/a@b", "https://user:***@example.com/a@b"),
     ])
     func secretsAreReplaced(_ input: String, _ expected: String) {
         #expect(TargetRedaction.redact(input) == expected)

@@ -1,5 +1,6 @@
 import Foundation
 import OpsJSON
+import OpsLedger
 import OpsLog
 import OpsMonitorCore
 import OpsPostgres
