@@ -86,7 +86,9 @@ struct Login: ParsableCommand {
         let tty = open("/dev/tty", O_RDWR | O_CLOEXEC)
         let fd = tty >= 0 ? tty : 0
         defer { if tty >= 0 { close(tty) } }
-        _ = prompt.withCString { write(tty >= 0 ? tty : 2, $0, strlen($0)) }
+        // Echo goes off before the prompt appears, as getpass(3) does: TCSAFLUSH discards input
+        // typed before it, so a token typed (or pasted) right after a prompt printed first could
+        // be thrown away, leaving the read waiting for a line that already came.
         var old = termios()
         let haveTermios = tcgetattr(fd, &old) == 0
         if haveTermios {
@@ -96,6 +98,7 @@ struct Login: ParsableCommand {
             _ = tcsetattr(fd, TCSAFLUSH, &quiet)
         }
         defer { if haveTermios { _ = tcsetattr(fd, TCSAFLUSH, &old) } }
+        _ = prompt.withCString { write(tty >= 0 ? tty : 2, $0, strlen($0)) }
         var bytes: [UInt8] = []
         var c: UInt8 = 0
         while read(fd, &c, 1) == 1 {

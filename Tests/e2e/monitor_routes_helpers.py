@@ -186,6 +186,15 @@ class Mon:
                  "(now() - make_interval(secs => :'ago'), :'d'::jsonb, :'m'::jsonb, :'l'::jsonb)",
                  d=json.dumps(disk), m=json.dumps(memory), l=json.dumps(load), ago=str(ago_s))
 
+    def start_early_in_a_minute(self, margin_s=20):
+        """Waits past the next minute boundary when fewer than `margin_s` seconds of the current
+        minute are left: a test that writes rows relative to "the current minute" and then reads
+        "the last complete minute" must do both in the same minute (a loaded CI machine can take
+        several seconds between them)."""
+        left = 60 - (time.time() % 60)
+        if left < margin_s:
+            time.sleep(left + 0.5)
+
     def api_minute(self, minutes_ago, route_group, requests_, errors=0, client_errors=0, auth_failures=0,
                    latency_hist=None):
         """A row for the minute `minutes_ago` whole minutes before the current one."""

@@ -234,6 +234,7 @@ def histogram_bounds():
 
 
 def test_throughput_and_latency_over_the_last_minute(quiet):
+    quiet.start_early_in_a_minute()
     quiet.sql("""
         INSERT INTO ops.runs (run_id, agent_id, status, created_at)
         SELECT :'p' || 'r' || g, 'a', 'success', now() - interval '10 seconds' FROM generate_series(1, 6) g;

@@ -192,7 +192,7 @@ def test_a_stalled_client_never_delays_the_others(stack):
             started = time.monotonic()
             for i in range(0, len(ids), 500):
                 await asyncio.to_thread(ingest_runs, stack, ids[i:i + 500])
-            await frames_for(ws, ids, timeout=60)
+            await frames_for(ws, ids, timeout=120)  # generous: a loaded CI machine, not a speed check
             return time.monotonic() - started
     try:
         run(go())
