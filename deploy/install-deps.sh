@@ -18,6 +18,11 @@ if ! python3 -m pip --version >/dev/null 2>&1; then
   TEST_PKGS="$TEST_PKGS python3-pip"
 fi
 
+# INSTALL_DEPS_PROFILE=runtime (deploy/install.sh on a production host): build and run packages
+# only, no browser, load generator or Python test packages.
+if [ "${INSTALL_DEPS_PROFILE:-}" = runtime ]; then
+  TEST_PKGS=""
+fi
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS ${EXTRA_PKGS:-}"
 missing=""
 for p in $want; do
@@ -50,7 +55,7 @@ fi
 
 # Python packages of the end-to-end tests, when any is missing.
 req=$REPO/Tests/e2e/requirements.txt
-if [ -f "$req" ]; then
+if [ -f "$req" ] && [ "${INSTALL_DEPS_PROFILE:-}" != runtime ]; then
   # Exit 1 when a distribution named in the file is not installed (versions not checked).
   if ! python3 - "$req" <<'EOF'
 import re, sys

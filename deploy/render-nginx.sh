@@ -21,6 +21,7 @@
 #   OPS_FCGI_UPSTREAMS    space-separated workers: unix:/run/opsplane/fcgi-1.sock or HOST:PORT
 #   OPS_TICKER_UPSTREAMS  space-separated tickers, HOST:PORT (default 127.0.0.1:8091)
 #   OPS_ACCESS_LOG        default /var/log/nginx/opsplane.access.log (the monitor tails it)
+#   OPS_ERROR_LOG         default /var/log/nginx/opsplane.error.log
 #   OPS_ACME_ROOT         default /var/lib/opsplane/acme
 set -euo pipefail
 
@@ -55,12 +56,13 @@ OCSP=${OPS_TLS_OCSP:-auto}
 FCGI=${OPS_FCGI_UPSTREAMS:-unix:/run/opsplane/fcgi-1.sock}
 TICKERS=${OPS_TICKER_UPSTREAMS:-127.0.0.1:8091}
 ACCESS_LOG=${OPS_ACCESS_LOG:-/var/log/nginx/opsplane.access.log}
+ERROR_LOG=${OPS_ERROR_LOG:-/var/log/nginx/opsplane.error.log}
 ACME_ROOT=${OPS_ACME_ROOT:-/var/lib/opsplane/acme}
 
 [ -n "$NAMES" ] || die "OPS_SERVER_NAME is not set (the site's DNS name, e.g. ops.example.com)"
 [ -n "$CERT" ] && [ -n "$KEY" ] || die "OPS_TLS_CERT and OPS_TLS_KEY must name the certificate and key (deploy/gen-selfsigned-cert.sh makes a first one)"
 # Values go into sed expressions and nginx directives unquoted.
-for v in "$CONF_DIR" "$SITE" "$FRONTEND" "$NAMES" "$LISTEN_ADDR" "$CERT" "$KEY" "$CHAIN" "$FCGI" "$TICKERS" "$ACCESS_LOG" "$ACME_ROOT"; do
+for v in "$CONF_DIR" "$SITE" "$FRONTEND" "$NAMES" "$LISTEN_ADDR" "$CERT" "$KEY" "$CHAIN" "$FCGI" "$TICKERS" "$ACCESS_LOG" "$ERROR_LOG" "$ACME_ROOT"; do
   case "$v" in *[!A-Za-z0-9._/:+*\ \[\]-]*) die "a setting holds a character not allowed here: '$v'" ;; esac
 done
 for p in "$HTTP_PORT" "$HTTPS_PORT"; do
@@ -131,7 +133,7 @@ nginx_subst "$REPO/nginx/production/opsplane-site.conf.template" "$SITE" \
   "s|^@FCGI_SERVERS@\$|${fcgi_lines%\\n}|" "s|^@TICKER_SERVERS@\$|${tickers_lines%\\n}|" \
   "s|^@HTTP_LISTEN@\$|${http_listen%\\n}|" "s|^@HTTPS_LISTEN@\$|${https_listen%\\n}|" \
   "s|^@OCSP@\$|$ocsp_line|" "s|@SERVER_NAMES@|$NAMES|g" "s|@REDIRECT_BASE@|$redirect_base|g" \
-  "s|@TLS_CERT@|$CERT|g" "s|@TLS_KEY@|$KEY|g" "s|@ACCESS_LOG@|$ACCESS_LOG|g" "s|@ACME_ROOT@|$ACME_ROOT|g"
+  "s|@TLS_CERT@|$CERT|g" "s|@TLS_KEY@|$KEY|g" "s|@ACCESS_LOG@|$ACCESS_LOG|g" "s|@ERROR_LOG@|$ERROR_LOG|g" "s|@ACME_ROOT@|$ACME_ROOT|g"
 if grep -n '^[^#]*@[A-Z_]*@' "$SITE" "$CONF_DIR"/*.conf "$CONF_DIR"/production/*.conf >&2; then
   die "unreplaced placeholders in the rendered configuration (above)"
 fi
