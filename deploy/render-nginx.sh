@@ -77,7 +77,7 @@ listen_lines() { # port extra
   fi
 }
 
-fcgi_lines="" tickers_lines="" s
+fcgi_lines="" tickers_lines=""
 for s in $FCGI; do
   case "$s" in
     unix:/*) fcgi_lines+="    server $s max_fails=0;\\n" ;;
@@ -122,8 +122,11 @@ NGINX_DIR=$CONF_DIR
 STATE=$CONF_DIR
 for f in "$REPO"/nginx/*.conf; do
   # The shared server file proxies /api/ws to one local ticker port; here it is the upstream.
+  # The embedded stack tries 2 workers (all it has); here a request that cannot connect tries
+  # every server of the upstream once (0 = no limit but their number), so a whole host can be
+  # down without one failed request.
   nginx_subst "$f" "$CONF_DIR/${f##*/}" "s|http://127.0.0.1:@TICKER_PORT@|http://opsplane_ticker|g" \
-    "s|@FRONTEND@|$FRONTEND|g"
+    "s|^fastcgi_next_upstream_tries 2;|fastcgi_next_upstream_tries 0;|" "s|@FRONTEND@|$FRONTEND|g"
 done
 for f in "$REPO"/nginx/production/*.conf; do
   nginx_subst "$f" "$CONF_DIR/production/${f##*/}" "s|@FRONTEND@|$FRONTEND|g" \
@@ -139,4 +142,6 @@ if grep -n '^[^#]*@[A-Z_]*@' "$SITE" "$CONF_DIR"/*.conf "$CONF_DIR"/production/*
 fi
 grep -q '^[[:space:]]*proxy_pass http://opsplane_ticker;' "$CONF_DIR/opsplane-server.conf" \
   || die "$CONF_DIR/opsplane-server.conf: its /api/ws proxy_pass is not the opsplane_ticker upstream (nginx/opsplane-server.conf changed?)"
+grep -q '^fastcgi_next_upstream_tries 0;' "$CONF_DIR/opsplane-fastcgi.conf" \
+  || die "$CONF_DIR/opsplane-fastcgi.conf: fastcgi_next_upstream_tries was not rendered to 0 (nginx/opsplane-fastcgi.conf changed?)"
 say "rendered $SITE and $CONF_DIR/ (${NGINX_CHANGED:+changed}${NGINX_CHANGED:-unchanged})"
