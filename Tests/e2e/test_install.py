@@ -245,11 +245,16 @@ pg_find_bin
         self.nginx_pid = int(pidfile.read_text().strip())
 
     def teardown(self):
-        for name in list(self.procs):
+        # SIGTERM to every process at once (each one stops gracefully in parallel), then wait.
+        running = [proc for proc, _ in self.procs.values() if proc.poll() is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        for proc in running:
             try:
-                self.stop(name)
-            except Exception:  # noqa: BLE001 - keep tearing down
-                pass
+                proc.wait(8)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
         if self.nginx_pid and helpers.process_alive(self.nginx_pid):
             os.kill(self.nginx_pid, signal.SIGQUIT)
             for _ in range(100):
@@ -344,21 +349,21 @@ def test_installed_units_run_the_shipped_commands_below_the_prefix(host):
 def test_units_pass_systemd_analyze_verify(host):
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze is not installed")
-    units = [str(host.unit_dir / u) for u in ("opsplane-migrate.service", "opsplane-fcgi@1.service",
-                                                "opsplane-fcgi-tcp@127.0.0.1:9001.service",
-                                                "opsplane-ticker.service", "opsplane-monitor.service",
-                                                "opsplane-demo-live.service")]
-    # Instances are verified through their template (systemd-analyze resolves NAME@I.service).
-    for u in units:
-        if "@" in u and not Path(u).exists():
-            template = re.sub(r"@[^/]*\.service$", "@.service", u)
-            Path(u).symlink_to(template)
-    proc = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True,
-                          timeout=60, env=dict(os.environ, SYSTEMD_LOG_LEVEL="warning"))
-    # Without systemd as PID 1 it may warn about the bus; anything about our files is a failure.
-    ours = [line for line in (proc.stdout + proc.stderr).splitlines()
-            if "opsplane" in line and "not found" not in line.lower() or "Unknown" in line or "Invalid" in line]
-    assert not ours, "\n".join(ours)
+    # Templates are verified as an instance (a copy named NAME@I.service). The TCP worker's real
+    # instances hold a colon (opsplane-fcgi-tcp@10.0.0.5:9001), which systemd accepts but
+    # `systemd-analyze verify` cannot take in a file name (it splits its search path at colons).
+    for unit in sorted(host.unit_dir.glob("*.service")):
+        target = unit
+        if unit.name.endswith("@.service"):
+            # Beside the others: verify resolves Requires= (opsplane-migrate.service) there.
+            target = host.unit_dir / unit.name.replace("@.service", "@9001.service")
+            shutil.copy(unit, target)
+        proc = subprocess.run(["systemd-analyze", "verify", "--man=no", str(target)], capture_output=True,
+                              text=True, timeout=60)
+        if target != unit:
+            target.unlink()
+        out = (proc.stdout + proc.stderr).strip()
+        assert proc.returncode == 0 and not out, f"systemd-analyze verify {unit.name}: exit {proc.returncode}\n{out}"
 
 
 def test_env_file_has_generated_secrets_and_private_mode(host):
