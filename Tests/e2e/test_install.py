@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 import requests
 import websockets
+import yaml
 
 import helpers
 
@@ -600,3 +601,47 @@ def test_requests_succeed_with_one_worker_group_killed(host):
     tcp = {f"127.0.0.1:{host.ports['worker3']}", f"127.0.0.1:{host.ports['worker4']}"}
     assert all(any(a in s for a in tcp) for s in served), served
     print(f"install + start took {host.setup_s:.1f}s")
+
+
+# --- docker-compose.yml: structure only (no Docker on this machine; it was never run here) --------
+
+def test_compose_file_describes_the_same_topology_as_the_units():
+    doc = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = doc["services"]
+    workers = sorted(name for name in services if name.startswith("fcgi-"))
+    assert {"postgres", "migrate", "ticker", "monitor", "nginx"} <= set(services) and len(workers) >= 2, list(services)
+
+    def args_of(unit, instance=""):
+        argv = unit_service(UNITS / unit)["ExecStart"][0].replace("%i", instance).split()
+        assert argv[0] == "/opt/opsplane/bin/opsplane"
+        return argv[1:]
+    assert services["migrate"]["command"] == args_of("opsplane-migrate.service")
+    assert services["ticker"]["command"] == args_of("opsplane-ticker.service")
+    assert services["monitor"]["command"] == args_of("opsplane-monitor.service")
+    sockets = []
+    for name in workers:
+        n = name.split("-", 1)[1]
+        assert services[name]["command"] == args_of("opsplane-fcgi@.service", n), name
+        sockets.append(f"unix:/run/opsplane/fcgi-{n}.sock")
+        assert "sockets:/run/opsplane" in services[name]["volumes"], name
+
+    # Order: Postgres healthy → migrations done → the rest, as Requires=/After= in the units.
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in workers + ["ticker", "monitor"]:
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+        assert services[name]["restart"] == "on-failure", name
+
+    # Only nginx is reachable from outside; it reaches the workers through the socket volume.
+    published = {name for name, s in services.items() if s.get("ports")}
+    assert published == {"nginx"}, published
+    assert "sockets:/run/opsplane" in services["nginx"]["volumes"]
+    nginx_env = parse_env_file(REPO / "deploy" / "docker" / "nginx.env")
+    assert nginx_env["OPS_FCGI_UPSTREAMS"].split() == sockets
+    assert nginx_env["OPS_TICKER_UPSTREAMS"] == "ticker:8091"
+    assert set(doc["volumes"]) >= {"pgdata", "sockets", "nginx-logs", "tls"}
+
+    # Every build target the file names exists in the Dockerfile.
+    targets = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", (REPO / "Dockerfile").read_text(), re.M))
+    for name, s in services.items():
+        if "build" in s:
+            assert s["build"]["target"] in targets, (name, s["build"], targets)
