@@ -16,7 +16,8 @@
 #                        with a generated password
 #   --pg-admin CONNINFO  a superuser connection for creating them (default: the local socket
 #                        as the `postgres` user)
-#   --workers N          local worker sockets /run/opsplane/fcgi-1..N.sock (default 2)
+#   --workers N          local worker sockets /run/opsplane/fcgi-1..N.sock (default 2); with 0
+#                        and no --worker, no nginx site is installed (a worker-only host)
 #   --worker HOST:PORT   add a remote worker (opsplane-fcgi-tcp@HOST:PORT there) to the upstream
 #   --ticker HOST:PORT   add a remote ticker to the upstream (the local one is always listed)
 #   --ticker-port PORT   the local ticker's port on 127.0.0.1 (default 8091)
@@ -70,7 +71,6 @@ done
 
 [ -n "$NAMES" ] || die "--server-name is required (the site's DNS name)"
 [[ "$WORKERS" =~ ^[0-9]+$ ]] && [ "$WORKERS" -le 64 ] || die "--workers: 0 to 64"
-[ "$WORKERS" -gt 0 ] || [ -n "$REMOTE_WORKERS" ] || die "no workers: --workers N or --worker HOST:PORT"
 [[ "$TICKER_PORT" =~ ^[0-9]+$ ]] || die "--ticker-port: not a port"
 
 if [ -n "$ROOT" ]; then
@@ -299,7 +299,7 @@ while [ "$i" -le "$WORKERS" ] || [ "$i" -le "${#remote[@]}" ]; do
 done
 cat >"$ETC/nginx.env" <<EOF
 # Settings of the nginx site; after a change run:
-#   $SHARE/deploy/render-nginx.sh $ETC/nginx.env && nginx -t && systemctl reload nginx
+#   $SHARE/deploy/render-nginx.sh $ETC/nginx.env && [ -z "$SITE_INSTALLED" ] || { nginx -t && systemctl reload nginx; }
 OPS_NGINX_CONF_DIR=$ETC/nginx
 OPS_NGINX_SITE=$NGINX_AVAILABLE/opsplane.conf
 OPS_FRONTEND_DIR=$SHARE/frontend
@@ -316,12 +316,18 @@ OPS_ACCESS_LOG=$NGINX_LOG_DIR/opsplane.access.log
 OPS_ERROR_LOG=$NGINX_LOG_DIR/opsplane.error.log
 OPS_ACME_ROOT=$ACME_ROOT
 EOF
-"$SHARE/deploy/render-nginx.sh" "$ETC/nginx.env"
-chmod -R go+rX "$ETC/nginx"
-ln -sfn "$NGINX_AVAILABLE/opsplane.conf" "$NGINX_ENABLED/opsplane.conf"
+SITE_INSTALLED=""
+if [ -n "$fcgi" ]; then
+  "$SHARE/deploy/render-nginx.sh" "$ETC/nginx.env"
+  chmod -R go+rX "$ETC/nginx"
+  ln -sfn "$NGINX_AVAILABLE/opsplane.conf" "$NGINX_ENABLED/opsplane.conf"
+  SITE_INSTALLED=1
+else
+  say "no workers for this host's nginx (--workers 0, no --worker): nginx site not installed"
+fi
 # Debian's stock site also answers port 80 as the default server; ours must get plain-HTTP
 # requests by address (the monitor's health probe, the redirect).
-if [ -z "$ROOT" ] && [ "$(readlink "$NGINX_ENABLED/default" 2>/dev/null)" = /etc/nginx/sites-available/default ]; then
+if [ -z "$ROOT" ] && [ -n "$SITE_INSTALLED" ] && [ "$(readlink "$NGINX_ENABLED/default" 2>/dev/null)" = /etc/nginx/sites-available/default ]; then
   say "disabling Debian's default nginx site (rm /etc/nginx/sites-enabled/default; the file stays in sites-available)"
   rm -f "$NGINX_ENABLED/default"
 fi
@@ -378,5 +384,5 @@ for u in $units; do
   say "restarting $u"
   systemctl restart "$u"
 done
-nginx -t && systemctl reload nginx
+[ -z "$SITE_INSTALLED" ] || { nginx -t && systemctl reload nginx; }
 say "done: https://$primary$([ "$HTTPS_PORT" = 443 ] || echo ":$HTTPS_PORT")/admin/ops/  (guide: $SHARE/OPERATIONS.md)"
