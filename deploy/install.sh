@@ -110,10 +110,6 @@ with_env() {
   env -i PATH=/usr/local/bin:/usr/bin:/bin "${args[@]}" "$@"
 }
 
-as_service_user() {
-  if [ -n "$ROOT" ]; then "$@"; else runuser -u opsplane -- "$@"; fi
-}
-
 # --- 1. packages and binaries -------------------------------------------------------------
 if [ -z "$NO_DEPS" ]; then
   say "Debian packages (deploy/install-deps.sh, runtime profile)"
@@ -125,6 +121,11 @@ if [ -z "$BIN_DIR" ]; then
   BIN_DIR=$REPO/.build/release
 fi
 for b in opsplane opsctl; do [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b not found or not executable"; done
+# install-deps.sh keeps the packages' services from starting while it installs them.
+if [ -z "$ROOT" ] && [ -z "$NO_START" ]; then
+  [ -n "$DATABASE_URL" ] || [ -n "$PG_ADMIN" ] || systemctl enable --now postgresql.service
+  systemctl enable --now nginx.service
+fi
 
 # --- 2. user and directories -----------------------------------------------------------------
 if [ -z "$ROOT" ] && ! id opsplane >/dev/null 2>&1; then
@@ -299,7 +300,7 @@ while [ "$i" -le "$WORKERS" ] || [ "$i" -le "${#remote[@]}" ]; do
 done
 cat >"$ETC/nginx.env" <<EOF
 # Settings of the nginx site; after a change run:
-#   $SHARE/deploy/render-nginx.sh $ETC/nginx.env && [ -z "$SITE_INSTALLED" ] || { nginx -t && systemctl reload nginx; }
+#   $SHARE/deploy/render-nginx.sh $ETC/nginx.env && [ -z "$SITE_INSTALLED" ] || { nginx -t && systemctl reload-or-restart nginx.service; }
 OPS_NGINX_CONF_DIR=$ETC/nginx
 OPS_NGINX_SITE=$NGINX_AVAILABLE/opsplane.conf
 OPS_FRONTEND_DIR=$SHARE/frontend
@@ -384,5 +385,5 @@ for u in $units; do
   say "restarting $u"
   systemctl restart "$u"
 done
-[ -z "$SITE_INSTALLED" ] || { nginx -t && systemctl reload nginx; }
+[ -z "$SITE_INSTALLED" ] || { nginx -t && systemctl reload-or-restart nginx.service; }
 say "done: https://$primary$([ "$HTTPS_PORT" = 443 ] || echo ":$HTTPS_PORT")/admin/ops/  (guide: $SHARE/OPERATIONS.md)"
