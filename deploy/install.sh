@@ -290,7 +290,7 @@ if [ -z "$TLS_CERT" ]; then
 fi
 [ -r "$TLS_CERT" ] && [ -r "$TLS_KEY" ] || die "cannot read $TLS_CERT / $TLS_KEY"
 # Local sockets and remote workers interleaved: a request that cannot connect to one is retried
-# on the next server of the list (2 tries), which is then on the other host.
+# on the next server of the list (every server is tried once), which is then on the other host.
 fcgi="" i=1
 read -r -a remote <<<"$REMOTE_WORKERS"
 while [ "$i" -le "$WORKERS" ] || [ "$i" -le "${#remote[@]}" ]; do
@@ -300,7 +300,7 @@ while [ "$i" -le "$WORKERS" ] || [ "$i" -le "${#remote[@]}" ]; do
 done
 cat >"$ETC/nginx.env" <<EOF
 # Settings of the nginx site; after a change run:
-#   $SHARE/deploy/render-nginx.sh $ETC/nginx.env && [ -z "$SITE_INSTALLED" ] || { nginx -t && systemctl reload-or-restart nginx.service; }
+#   $SHARE/deploy/render-nginx.sh $ETC/nginx.env && nginx -t && systemctl reload nginx
 OPS_NGINX_CONF_DIR=$ETC/nginx
 OPS_NGINX_SITE=$NGINX_AVAILABLE/opsplane.conf
 OPS_FRONTEND_DIR=$SHARE/frontend
