@@ -10,7 +10,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Build: C libraries behind the Swift system-library targets.
 BUILD_PKGS="libfcgi-dev libpq-dev libjansson-dev libssl-dev zlib1g-dev libcurl4-openssl-dev pkg-config"
 # Run: the embedded stack (a local Postgres cluster and nginx).
-RUN_PKGS="postgresql postgresql-contrib nginx redis-server curl jq"
+# logrotate: deploy/install.sh ships /etc/logrotate.d/opsplane (Tests/e2e/test_install.py runs it).
+RUN_PKGS="postgresql postgresql-contrib nginx redis-server curl jq logrotate"
 # Test and bench: load generator and the end-to-end test runner.
 TEST_PKGS="wrk python3 procps iproute2 chromium chromium-driver systemd-journal-remote"
 # pip from Debian only when the python3 on PATH has none (a pyenv python brings its own).

@@ -343,6 +343,8 @@ install_rendered() { # source destination
 for u in "$REPO"/deploy/systemd/*.service; do install_rendered "$u" "$UNIT_DIR/${u##*/}"; done
 install_rendered "$REPO/deploy/systemd/opsplane.tmpfiles" "$TMPFILES_DIR/opsplane.conf"
 install_rendered "$REPO/deploy/logrotate/opsplane" "$LOGROTATE_DIR/opsplane"
+# Test mode: the files belong to the current user, not to opsplane.
+[ -z "$ROOT" ] || sed -i "s|^\( *\)su opsplane opsplane\$|\1su $(id -un) $(id -gn)|" "$LOGROTATE_DIR/opsplane"
 
 # --- 8. migrations, first admin token, services ---------------------------------------------------
 say "applying migrations"

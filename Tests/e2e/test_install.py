@@ -286,8 +286,10 @@ def host():
     try:
         # Guide step 0: a Postgres server (here the test's own cluster, created like make run's).
         h.pg(f"pg_init; pg_start_on {h.ports['pg']}")
+        h.timings = {"postgres": time.monotonic() - started}
         # Guide step 1: deploy/install.sh.
         out = h.install()
+        h.timings["install.sh"] = time.monotonic() - started - h.timings["postgres"]
         tokens = re.findall(r"^OPS_ADMIN_TOKEN=(ops_\S+)$", out, re.M)
         assert len(tokens) == 1, f"install.sh printed no admin token on stdout: {out!r}"
         h.admin_token = helpers.remember_secret(tokens[0])
@@ -588,6 +590,26 @@ def test_backup_with_pg_dump_restores_into_a_new_database(host):
     assert count.returncode == 0 and int(count.stdout.strip()) >= 1, count.stderr
 
 
+def test_logrotate_copies_and_truncates_while_the_workers_keep_writing(host):
+    """Guide, "Logs": /etc/logrotate.d/opsplane as installed, forced once."""
+    log = host.log_dir / "fcgi-1.log"
+    assert log.stat().st_size > 0
+    state = host.root / "logrotate.state"
+    proc = subprocess.run(["logrotate", "--force", "--state", str(state), str(host.root / "etc" / "logrotate.d" / "opsplane")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rotated = host.log_dir / "fcgi-1.log.1"
+    assert rotated.exists() and rotated.stat().st_size > 0, sorted(p.name for p in host.log_dir.iterdir())
+    tag = f"rot-{uuid.uuid4().hex[:8]}"
+    for i in range(8):  # round robin over four workers: both local ones answer some
+        get(host, "/api/ops/whoami", token=host.admin_token, headers={"X-Request-Id": f"{tag}-{i}"})
+    # The worker writes at the new end of the truncated file (O_APPEND): no hole of NULs before it.
+    for name in ("fcgi-1.log", "fcgi-2.log"):
+        text = (host.log_dir / name).read_bytes()
+        assert not text.startswith(b"\0"), f"{name} starts with NULs after copytruncate"
+    assert any(tag in (host.log_dir / n).read_text() for n in ("fcgi-1.log", "fcgi-2.log"))
+
+
 # --- scale-out: last, it kills a worker group ------------------------------------------------------------
 
 def test_requests_succeed_with_one_worker_group_killed(host):
@@ -604,7 +626,7 @@ def test_requests_succeed_with_one_worker_group_killed(host):
               if entry["request_id"].startswith(f"kill-{tag}-")]
     tcp = (f"127.0.0.1:{host.ports['worker3']}", f"127.0.0.1:{host.ports['worker4']}")
     assert len(served) == 20 and all(s.split(", ")[-1] in tcp for s in served), served
-    print(f"install + start took {host.setup_s:.1f}s")
+    print(f"setup {host.setup_s:.1f}s: " + ", ".join(f"{k} {v:.1f}s" for k, v in host.timings.items()))
 
 
 # --- docker-compose.yml: structure only (no Docker on this machine; it was never run here) --------
