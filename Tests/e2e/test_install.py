@@ -419,6 +419,40 @@ def test_http_redirects_to_https(host):
     assert resp.headers["Location"] == f"https://localhost:{host.ports['https']}/api/ops/summary?window=today"
 
 
+def test_plain_http_answers_only_the_health_check(host):
+    """The monitor's probe (and a load balancer on the host) checks health over plain HTTP."""
+    resp = requests.get(f"http://127.0.0.1:{host.ports['http']}/api/ops/healthz", allow_redirects=False, timeout=10)
+    assert resp.status_code == 200 and resp.json()["status"] == "ok", helpers.describe(resp)
+    login = requests.get(f"http://127.0.0.1:{host.ports['http']}/admin/ops/login", allow_redirects=False, timeout=10)
+    assert login.status_code == 301
+
+
+def test_ocsp_stapling_is_rendered_only_when_asked_or_possible(host):
+    site = (host.root / "etc" / "nginx" / "sites-available" / "opsplane.conf").read_text()
+    assert "# OCSP stapling off: the certificate names no OCSP responder" in site
+    assert "ocsp-stapling.conf;" not in site
+    # OPS_TLS_OCSP=on renders the include, and nginx accepts the result (it only warns that a
+    # self-signed certificate has no responder).
+    scratch = host.root / "ocsp"
+    settings = (host.etc / "nginx.env").read_text()
+    settings = re.sub(r"^OPS_TLS_OCSP=.*$", "OPS_TLS_OCSP=on", settings, flags=re.M)
+    settings = re.sub(r"^OPS_NGINX_CONF_DIR=.*$", f"OPS_NGINX_CONF_DIR={scratch}/conf", settings, flags=re.M)
+    settings = re.sub(r"^OPS_NGINX_SITE=.*$", f"OPS_NGINX_SITE={scratch}/sites/opsplane.conf", settings, flags=re.M)
+    scratch.mkdir()
+    (scratch / "nginx.env").write_text(settings + "OPS_RESOLVER=127.0.0.1\n")
+    render = subprocess.run([str(host.prefix / "share" / "opsplane" / "deploy" / "render-nginx.sh"), str(scratch / "nginx.env")],
+                            capture_output=True, text=True, timeout=60)
+    assert render.returncode == 0, render.stderr
+    rendered = (scratch / "sites" / "opsplane.conf").read_text()
+    assert f"include {scratch}/conf/production/ocsp-stapling.conf;" in rendered
+    main = host.nginx_conf().read_text().replace(f"include {host.root}/etc/nginx/sites-enabled/*;",
+                                                 f"include {scratch}/sites/opsplane.conf;")
+    (scratch / "nginx.conf").write_text(main)
+    test = subprocess.run(["nginx", "-t", "-c", str(scratch / "nginx.conf"), "-e", str(scratch / "error.log")],
+                          capture_output=True, text=True, timeout=30)
+    assert test.returncode == 0, test.stderr
+
+
 def test_tls_profile_h2_and_no_legacy_protocols(host):
     port = host.ports["https"]
 
