@@ -144,4 +144,4 @@ grep -q '^[[:space:]]*proxy_pass http://opsplane_ticker;' "$CONF_DIR/opsplane-se
   || die "$CONF_DIR/opsplane-server.conf: its /api/ws proxy_pass is not the opsplane_ticker upstream (nginx/opsplane-server.conf changed?)"
 grep -q '^fastcgi_next_upstream_tries 0;' "$CONF_DIR/opsplane-fastcgi.conf" \
   || die "$CONF_DIR/opsplane-fastcgi.conf: fastcgi_next_upstream_tries was not rendered to 0 (nginx/opsplane-fastcgi.conf changed?)"
-say "rendered $SITE and $CONF_DIR/ (${NGINX_CHANGED:+changed}${NGINX_CHANGED:-unchanged})"
+say "rendered $SITE and $CONF_DIR/ ($([ -n "${NGINX_CHANGED:-}" ] && echo changed || echo unchanged))"
