@@ -124,7 +124,7 @@ class Installed:
     def __init__(self):
         self.root = Path(tempfile.mkdtemp(prefix="opsi-", dir="/tmp"))
         os.chmod(self.root, 0o755)  # postgres and nginx's www-data workers go through it
-        names = ["http", "https", "pg", "ticker1", "ticker2", "worker3", "worker4"]
+        names = ["http", "https", "pg", "ticker1", "ticker2", "worker3", "worker4", "worker5"]
         self.ports = dict(zip(names, choose_ports(len(names))))
         self.procs = {}
         self.nginx_pid = None
@@ -642,6 +642,34 @@ def test_logrotate_copies_and_truncates_while_the_workers_keep_writing(host):
         text = (host.log_dir / name).read_bytes()
         assert not text.startswith(b"\0"), f"{name} starts with NULs after copytruncate"
     assert any(tag in (host.log_dir / n).read_text() for n in ("fcgi-1.log", "fcgi-2.log"))
+
+
+def fcgi_ping(port):
+    """GET /api/ops/ping straight to a TCP worker; None when it closes the connection unanswered."""
+    import fcgi_client
+    conn = fcgi_client.FcgiConnection.__new__(fcgi_client.FcgiConnection)
+    conn.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        conn.begin()
+        conn.send_params_bytes(fcgi_client.encode_params(fcgi_client.cgi_params("GET", "/api/ops/ping")))
+        conn.end_params()
+        conn.send_stdin(b"")
+        return conn.read_response()
+    except (BrokenPipeError, ConnectionResetError):
+        return None
+    finally:
+        conn.close()
+
+
+def test_tcp_worker_answers_only_the_addresses_in_fcgi_web_server_addrs(host):
+    """Guide, "Scaling out": FCGI_WEB_SERVER_ADDRS keeps other hosts off a worker's TCP port."""
+    allowed = fcgi_ping(host.ports["worker3"])  # started with FCGI_WEB_SERVER_ADDRS=127.0.0.1
+    assert allowed is not None and allowed.status == 200, allowed
+    port = host.ports["worker5"]
+    host.start("worker5", "opsplane-fcgi-tcp@.service", f"127.0.0.1:{port}",
+               extra_env={"FCGI_WEB_SERVER_ADDRS": "192.0.2.1"}, wait=lambda: ticker_port_open(port))
+    assert fcgi_ping(port) is None, "a worker answered an address that FCGI_WEB_SERVER_ADDRS does not list"
+    host.stop("worker5")
 
 
 # --- scale-out: last, it kills a worker group ------------------------------------------------------------
