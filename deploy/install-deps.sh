@@ -10,7 +10,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Build: C libraries behind the Swift system-library targets.
 BUILD_PKGS="libfcgi-dev libpq-dev libjansson-dev libssl-dev zlib1g-dev libcurl4-openssl-dev pkg-config"
 # Run: the embedded stack (a local Postgres cluster and nginx).
-RUN_PKGS="postgresql postgresql-contrib nginx redis-server curl jq"
+# logrotate: deploy/install.sh ships /etc/logrotate.d/opsplane (Tests/e2e/test_install.py runs it).
+RUN_PKGS="postgresql postgresql-contrib nginx redis-server curl jq logrotate"
 # Test and bench: load generator and the end-to-end test runner.
 TEST_PKGS="wrk python3 procps iproute2 chromium chromium-driver systemd-journal-remote"
 # pip from Debian only when the python3 on PATH has none (a pyenv python brings its own).
@@ -18,6 +19,11 @@ if ! python3 -m pip --version >/dev/null 2>&1; then
   TEST_PKGS="$TEST_PKGS python3-pip"
 fi
 
+# INSTALL_DEPS_PROFILE=runtime (deploy/install.sh on a production host): build and run packages
+# only, no browser, load generator or Python test packages.
+if [ "${INSTALL_DEPS_PROFILE:-}" = runtime ]; then
+  TEST_PKGS=""
+fi
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS ${EXTRA_PKGS:-}"
 missing=""
 for p in $want; do
@@ -50,7 +56,7 @@ fi
 
 # Python packages of the end-to-end tests, when any is missing.
 req=$REPO/Tests/e2e/requirements.txt
-if [ -f "$req" ]; then
+if [ -f "$req" ] && [ "${INSTALL_DEPS_PROFILE:-}" != runtime ]; then
   # Exit 1 when a distribution named in the file is not installed (versions not checked).
   if ! python3 - "$req" <<'EOF'
 import re, sys
