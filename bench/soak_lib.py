@@ -112,8 +112,8 @@ def read_pidfile(path, marker=None):
         return None
     if marker:
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker.encode() not in f.read():
+            with open(f"/proc/{pid}/cmdline", "rb") as f:   # NULs as spaces, like stack.sh's pid_cmdline
+                if marker.encode() not in f.read().replace(b"\0", b" "):
                     return None
         except OSError:
             return None
@@ -230,11 +230,12 @@ class Stack:
 # --- HTTP load --------------------------------------------------------------------------
 
 class Result:
-    __slots__ = ("kind", "t0", "t1", "status", "code", "envelope", "error", "n")
+    __slots__ = ("kind", "t0", "t1", "status", "code", "envelope", "error", "n", "message")
 
-    def __init__(self, kind, t0, t1, status, code=None, envelope=False, error=None, n=0):
+    def __init__(self, kind, t0, t1, status, code=None, envelope=False, error=None, n=0, message=None):
         self.kind, self.t0, self.t1, self.status = kind, t0, t1, status
         self.code, self.envelope, self.error, self.n = code, envelope, error, n
+        self.message = message
 
 
 def http_request(port, method, path, body=None, headers=None, timeout=30.0):
@@ -248,15 +249,15 @@ def http_request(port, method, path, body=None, headers=None, timeout=30.0):
         c.close()
 
 
-def error_code(body):
-    """The envelope's error code, or None when the body is not {"error":{"code","message"}}."""
+def error_envelope(body):
+    """(code, message) of {"error":{"code","message"}}, or (None, None) for any other body."""
     try:
         e = json.loads(body)["error"]
         if isinstance(e.get("code"), str) and isinstance(e.get("message"), str) and e["message"]:
-            return e["code"]
+            return e["code"], e["message"]
     except (ValueError, KeyError, TypeError, AttributeError):
         pass
-    return None
+    return None, None
 
 
 def iso(t):
@@ -374,8 +375,9 @@ class Load:
                     self.unacked_ids.extend(ids)
             return
         t1 = time.time()
-        code = error_code(rbody) if status >= 400 else None
-        r = Result(self.kind, t0, t1, status, code=code, envelope=code is not None, n=len(ids or []))
+        code, message = error_envelope(rbody) if status >= 400 else (None, None)
+        r = Result(self.kind, t0, t1, status, code=code, envelope=code is not None, n=len(ids or []),
+                   message=message)
         with self.lock:
             self.results.append(r)
             if ids:
@@ -394,7 +396,7 @@ class Load:
 def summarize(results, hang_s):
     """Counts over Results: sent, 2xx, by status, 5xx by code, transport errors, slow ones."""
     s = {"sent": len(results), "ok": 0, "status": {}, "codes_5xx": {}, "errors": 0, "slow": 0,
-         "unclean_5xx": 0, "max_s": 0.0, "first_error": None}
+         "max_s": 0.0, "first_error": None, "messages": {}}
     for r in results:
         d = r.t1 - r.t0
         s["max_s"] = max(s["max_s"], d)
@@ -410,6 +412,7 @@ def summarize(results, hang_s):
         if r.status >= 500:
             key = r.code or f"{r.status}-no-envelope"
             s["codes_5xx"][key] = s["codes_5xx"].get(key, 0) + 1
+            s["messages"].setdefault(f"{r.status} {key}", r.message)
     s["n5xx"] = sum(s["codes_5xx"].values())
     s["max_s"] = round(s["max_s"], 3)
     return s
