@@ -7,18 +7,20 @@ answered 204 that were not stored, ticker frames a connected client never got), 
 recovery time (fault until the last failed request ended) and processes restarted.
 
 Knobs (environment, defaults in brackets):
-  fault phases  SOAK_FAULT_CONNS [4] ingest clients back to back, SOAK_KILL_BATCH [500] and
-                SOAK_FAULT_BATCH [100] records a batch in phases 1 and 2, SOAK_FAULT_LEAD_S [4] load before the fault, SOAK_FAULT_TAIL_S [6] load
-                after recovery, SOAK_KILL_DOWN_S [3] how long the killed worker stays down,
+  fault phases  SOAK_FAULT_CONNS [4] ingest clients sending back to back; SOAK_KILL_BATCH [500]
+                records a batch in phase 1, SOAK_FAULT_BATCH [100] in phase 2;
+                SOAK_FAULT_LEAD_S [4] load before the fault, SOAK_FAULT_TAIL_S [6] load after
+                it; SOAK_KILL_DOWN_S [3] how long the killed worker stays down;
                 SOAK_HANG_S [10] an answer slower than this counts as a hang
   phase 3       SOAK_DISK_HEADROOM_MB [6] free space left beside the filler file,
                 SOAK_DISK_MAX_S [90] longest ingest into the full disk
-  phase 4       SOAK_MINUTES [30], SOAK_INGEST_RPS [2] batches/s of SOAK_BATCH [100] records,
-                SOAK_READ_RPS [4] summary/timeseries/top/healthz, SOAK_BEACON_RPS [4],
-                SOAK_LOG_RPS [0.2] log tails (200 lines), SOAK_WS_CLIENTS [20],
-                SOAK_SAMPLE_S [10] memory sampling, SOAK_MEM_WARMUP_S [min(120, a third of
-                the run)] left out of the slope, SOAK_FLAT_MB_PER_H [10] a process is flat
-                when its slope is below this, SOAK_RSS_TARGET_MB [256]
+  phase 4       SOAK_MINUTES [30]; SOAK_INGEST_RPS [2] batches/s of SOAK_BATCH [100] records;
+                SOAK_READ_RPS [4] summary/timeseries/top/healthz; SOAK_BEACON_RPS [4];
+                SOAK_LOG_RPS [0.2] log tails of 200 lines; SOAK_WS_CLIENTS [20];
+                SOAK_SAMPLE_S [10] memory sampling; SOAK_MEM_WARMUP_S [min(120, a third of
+                the run)] left out of the slope; a process is flat when its least-squares
+                slope is below SOAK_FLAT_MB_PER_H [10] MB/h or its fitted growth over the
+                measured window below SOAK_FLAT_MIN_MB [1]; SOAK_RSS_TARGET_MB [256]
   SOAK_STRICT [0]  1: unclean errors and memory misses fail the run too
 """
 
