@@ -120,6 +120,22 @@ def read_pidfile(path, marker=None):
     return pid
 
 
+def connections_to(sock):
+    """Connected (accepted) sockets of the unix listener at `sock`, from /proc/net/unix: with
+    fastcgi_keep_conn off, each one is a request nginx has handed to that worker."""
+    n = 0
+    try:
+        with open("/proc/net/unix") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 8 and parts[7] == sock and parts[5] == "03":
+                    n += 1
+    except OSError:
+        pass
+    return n
+
+
 class Stack:
     """A stack started by deploy/stack.sh: its run.env, pid files, Postgres and logs."""
 
@@ -579,6 +595,3 @@ def utc_now():
 def fmt_s(x):
     return "-" if x is None else f"{x:.1f}"
 
-
-__all__ = ["env_float", "env_int", "Stack", "Load", "WSClients", "MemorySampler", "summarize",
-           "last_failure_end", "slope_mb_per_h", "utc_now", "proc_start", "alive", "timedelta"]

@@ -32,8 +32,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from soak_lib import (Load, MemorySampler, Stack, WSClients, alive, env_float, env_int,  # noqa: E402
-                      last_failure_end, slope_mb_per_h, summarize, utc_now)
+from soak_lib import (Load, MemorySampler, Stack, WSClients, alive, connections_to, env_float,  # noqa: E402
+                      env_int, last_failure_end, slope_mb_per_h, summarize, utc_now)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STACK_SH = os.path.join(REPO, "deploy", "stack.sh")
@@ -54,7 +54,7 @@ def say(msg):
 
 def check(phase, name, ok, detail, fatal):
     checks.append({"phase": phase, "check": name, "ok": bool(ok), "fatal": fatal, "detail": detail})
-    say(f"{'ok     ' if ok else 'FAILED '} phase {phase}: {name}: {detail}")
+    say(f"{'ok    ' if ok else ('FAILED' if fatal else 'MISSED')} phase {phase}: {name}: {detail}")
 
 
 def restarts(before, after, on_purpose):
@@ -153,6 +153,12 @@ def phase_kill(stack):
     time.sleep(env_float("SOAK_FAULT_LEAD_S", 4))
     err_log = os.path.join(stack.log_dir, "nginx-error.log")
     err_offset = os.path.getsize(err_log) if os.path.exists(err_log) else 0
+    # Kill while the worker holds requests (up to 3 s of waiting for one), so the phase tests
+    # what happens to a request in flight, not only connects to a dead socket.
+    wait_until = time.time() + 3
+    while connections_to(stack.worker_sock(1)) < 2 and time.time() < wait_until:
+        time.sleep(0.002)
+    in_flight_at_kill = connections_to(stack.worker_sock(1))
     t_kill = time.time()
     os.kill(pid, signal.SIGKILL)
     while alive(pid) and time.time() < t_kill + 5:
@@ -182,13 +188,14 @@ def phase_kill(stack):
     lf = last_failure_end(load.results, t_kill)
     recovery = round(lf - t_kill, 2) if lf else 0.0
     done = (f"kill -9 {victim} under ingest ({conns} clients x {batch} records); nginx retried {len(retried)} "
-            f"batches on the other worker ({retried_ok} 2xx; {in_flight} were in flight on the killed worker, "
+            f"batches on the other worker ({retried_ok} 2xx; {in_flight_at_kill} connections open on the worker "
+            f"at the kill, {in_flight} requests cut in flight, "
             f"{refused} connects to its socket failed); worker restarted by the soak after {t_back - t_kill:.1f} s")
     add_row("1 kill -9 worker", done, s, missing, recovery, restart_cell(purposely, unexpected),
             {"acked_records": len(load.acked_ids), "missing_records": missing,
              "unacked_records_stored": stored_unacked, "unacked_records": len(load.unacked_ids),
              "nginx_retried": len(retried), "nginx_retried_2xx": retried_ok,
-             "nginx_in_flight_on_killed": in_flight, "nginx_connect_refused": refused,
+             "connections_at_kill": in_flight_at_kill, "nginx_in_flight_on_killed": in_flight, "nginx_connect_refused": refused,
              "worker_back_s": round(t_back - t_kill, 2), "accepted": load.accepted, "rejected": load.rejected})
     check("1", "acknowledged records stored", missing == 0,
           f"{len(load.acked_ids)} acknowledged, {missing} missing", True)
