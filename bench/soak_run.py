@@ -563,6 +563,9 @@ def render():
 
 
 def main():
+    # SIGTERM (timeout, a CI cancel) ends the run like Ctrl-C: the report of what was done so far
+    # is still printed and written, then soak.sh takes the stacks down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stack = Stack(STATE, PORT)
     phases = {"1": phase_kill, "2": phase_pg_restart, "3": lambda _s: phase_disk(), "4": phase_mixed}
     try:
