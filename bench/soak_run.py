@@ -340,6 +340,15 @@ def _phase_disk(ds, mnt):
     after_load = Load(ds, "ingest", threads=1, batch=200, phase="p3b")
     for _ in range(5):
         after_load._one(0)
+    # The cluster restarts: `-m immediate` is a crash, so startup replays the WAL written while
+    # the disk was full; the worker reconnects by itself.
+    r = ds.pg_ctl("restart", "-m", "immediate", "-w", "-t", "60", "-l", pg_log)
+    pg_restarted = r.returncode == 0
+    t_r = time.time()
+    while time.time() - t_r < 60 and ds.health() != 200:
+        time.sleep(0.2)
+    for _ in range(2):
+        after_load._one(0)
     s_after = summarize(after_load.results, HANG_S)
     s = summarize(load.results, HANG_S)
     missing, stored_unacked = ingest_loss(ds, load)
@@ -364,14 +373,15 @@ def _phase_disk(ds, mnt):
     done = (f"Postgres dir on a tmpfs, filled to {os.environ.get('SOAK_DISK_HEADROOM_MB', '6')} MB free, ingest until "
             f"refused (statuses {bad}; Postgres log: {panics} PANIC, {enospc} ENOSPC; postmaster "
             f"{'survived' if pg_was_running else 'stopped'}); space freed"
-            f"{', pg-start' if pg_started else ''}; amcheck: {idx_checked} indexes + heaps ok={heap_corrupt == 0}")
+            f"{', pg-start' if pg_started else ''}; crash restart (pg_ctl restart -m immediate) "
+            f"{'ok' if pg_restarted else 'FAILED'}; amcheck: {idx_checked} indexes + heaps ok={heap_corrupt == 0}")
     restarted = restart_cell(purposely, unexpected)
     add_row("3 full disk", done, merge(s, s_after), missing + missing_after, recovery, restarted,
             {"acked_records": len(load.acked_ids), "missing_records": missing, "unacked_records_stored": stored_unacked,
              "filler_mb": round(written / 2 ** 20), "free_mb_when_full": round(free_mb, 1),
              "seconds_to_full": round((t_full or time.time()) - t_start, 1), "healthz_when_full": full_health,
              "pg_panics": panics, "pg_enospc_lines": enospc, "postmaster_survived": pg_was_running,
-             "pg_started_again": pg_started, "indexes_checked": idx_checked, "heap_corruption_rows": heap_corrupt,
+             "pg_started_again": pg_started, "crash_restart_ok": pg_restarted, "indexes_checked": idx_checked, "heap_corruption_rows": heap_corrupt,
              "runs_total": runs_total, "after_recovery": s_after, "codes": s["codes_5xx"]})
     check("3", "disk filled: ingest was refused", bool(bad), f"statuses {s['status']}", True)
     check("3", "clear errors: 5xx with an error envelope, no transport error or hang", unclean == 0,
@@ -386,7 +396,10 @@ def _phase_disk(ds, mnt):
           f"{len(load.acked_ids)} acknowledged before the disk filled, {missing} missing; "
           f"{len(after_load.acked_ids)} after, {missing_after} missing", True)
     check("3", "recovered after freeing space", t_healthy is not None and s_after["ok"] == s_after["sent"],
-          f"healthz 200 after {recovery} s; {s_after['ok']}/{s_after['sent']} batches 2xx after", True)
+          f"healthz 200 after {recovery} s; {s_after['ok']}/{s_after['sent']} batches 2xx after "
+          "(5 after freeing the space, 2 after the crash restart)", True)
+    check("3", "the cluster restarts after the full disk (pg_ctl restart -m immediate: WAL replay)", pg_restarted,
+          r.stderr.strip()[-200:] or "exit 0", True)
     check("3", "amcheck: indexes and heaps intact", heap_corrupt == 0 and idx_checked > 0,
           f"{idx_checked} B-tree indexes checked (heapallindexed), {heap_corrupt} heap corruption rows, "
           f"{runs_total} runs", True)
