@@ -446,32 +446,54 @@ def last_failure_end(results, after):
 # --- WebSocket clients --------------------------------------------------------------------
 
 class WSClients:
-    """N ticker clients through nginx (/api/ws) in one asyncio thread; each records the event ids
-    it received, its disconnects and whether it stayed connected."""
+    """N ticker clients through nginx (/api/ws), run by asyncio in a child process of their own
+    (so the HTTP load threads do not starve them of the GIL on a busy machine). Per client: the
+    frames received, the first and last event id, the gaps in the ids it saw, its disconnects
+    with their close codes, and catch-up truncations. Shared counters (`count`, `last`, `disc`)
+    are live; the rest comes back from the child at stop()."""
 
     def __init__(self, stack, n):
+        import multiprocessing as mp
+        self.mp = mp.get_context("fork")
         self.stack, self.n = stack, n
-        self.clients = [{"ids": [], "disconnects": 0, "errors": [], "connected": False, "first": None}
-                        for _ in range(n)]
-        self.stop_flag = threading.Event()
-        self.ready = threading.Event()
-        self.thread = None
+        self.count = self.mp.Array("q", n)
+        self.last = self.mp.Array("q", n)
+        self.disc = self.mp.Array("q", n)
+        self.stop_flag = self.mp.Event()
+        self.ready = self.mp.Event()
+        self.proc = None
+        self.parent_conn = None
+        self.clients = None
 
-    def start(self, wait_s=15):
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-        self.thread.start()
+    def start(self, wait_s=20):
+        self.parent_conn, child_conn = self.mp.Pipe(duplex=False)
+        self.proc = self.mp.Process(target=self._child, args=(child_conn,), daemon=True)
+        self.proc.start()
         self.ready.wait(wait_s)
         return self
 
     def stop(self):
         self.stop_flag.set()
-        if self.thread:
-            self.thread.join(15)
+        if self.parent_conn.poll(30):
+            self.clients = self.parent_conn.recv()
+        self.proc.join(10)
+        if self.clients is None:
+            self.clients = [{"received": self.count[i], "first": None, "last": self.last[i], "gaps": [],
+                             "disconnects": self.disc[i], "close_codes": [], "truncated": 0,
+                             "errors": ["client process sent no result"]} for i in range(self.n)]
+
+    def _child(self, conn):
+        self.stats = [{"received": 0, "first": None, "last": None, "gaps": [], "disconnects": 0,
+                       "close_codes": [], "truncated": 0, "errors": [], "connected": False}
+                      for _ in range(self.n)]
+        asyncio.run(self._main())
+        conn.send(self.stats)
+        conn.close()
 
     async def _main(self):
         tasks = [asyncio.create_task(self._client(i)) for i in range(self.n)]
         while not self.stop_flag.is_set():
-            if all(c["connected"] for c in self.clients):
+            if all(c["connected"] for c in self.stats):
                 self.ready.set()
             await asyncio.sleep(0.2)
         for t in tasks:
@@ -480,52 +502,74 @@ class WSClients:
 
     async def _client(self, i):
         import websockets
-        c = self.clients[i]
+        c = self.stats[i]
         url = f"ws://127.0.0.1:{self.stack.port}/api/ws"
         headers = {"Authorization": f"Bearer {self.stack.env['OPS_ADMIN_TOKEN']}"}
-        since = None
         while not self.stop_flag.is_set():
             try:
                 async with websockets.connect(url, additional_headers=headers, open_timeout=10,
                                               max_size=2 ** 22) as ws:
                     msg = {"type": "subscribe", "topics": ["ops:events"]}
-                    if since is not None:
-                        msg["since"] = since
+                    if c["last"] is not None:
+                        msg["since"] = c["last"]
                     await ws.send(json.dumps(msg))
                     async for raw in ws:
                         f = json.loads(raw)
-                        if f.get("type") == "subscribed":
+                        t = f.get("type")
+                        if t == "ops_event":
+                            eid = f["id"]
+                            prev = c["last"] if c["last"] is not None else c["first"]
+                            if prev is not None and eid > prev + 1:
+                                c["gaps"].append((prev, eid))
+                            if c["last"] is None or eid > c["last"]:
+                                c["last"] = eid
+                                self.last[i] = eid
+                            c["received"] += 1
+                            self.count[i] = c["received"]
+                        elif t == "subscribed":
                             c["connected"] = True
                             if c["first"] is None:
-                                c["first"] = f.get("last_event_id")
-                        elif f.get("type") == "ops_event":
-                            c["ids"].append(f["id"])
-                            since = f["id"]
+                                c["first"] = f.get("last_event_id") or 0
+                        elif t == "catchup_truncated":
+                            c["truncated"] += 1
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a drop: counted, then reconnect with `since` (catch-up)
-                c["errors"].append(f"{type(e).__name__}: {e}"[:200])
+                code = getattr(getattr(e, "rcvd", None), "code", None)
+                c["close_codes"].append(code)
+                if len(c["errors"]) < 3:
+                    c["errors"].append(f"{type(e).__name__}: {e}"[:200])
             c["connected"] = False
             if self.stop_flag.is_set():
                 break
             c["disconnects"] += 1
+            self.disc[i] = c["disconnects"]
             await asyncio.sleep(1)
 
     def check(self, stack):
-        """Per client: received, expected (rows of ops.events in its window), lost, disconnects."""
+        """Per client: frames received, events expected in its window (rows of ops.events after
+        the id it subscribed at, up to the last it got), lost = events in the gaps it saw."""
         out = []
         for c in self.clients:
-            ids = sorted(set(c["ids"]))
-            if not ids:
-                out.append({"received": 0, "expected": 0, "lost": 0, "disconnects": c["disconnects"]})
-                continue
-            lo = (c["first"] or 0) + 1
-            hi = ids[-1]
-            expected = int(stack.psql(f"SELECT count(*) FROM ops.events WHERE id BETWEEN {int(lo)} AND {int(hi)};"))
-            got = sum(1 for x in ids if lo <= x <= hi)
-            out.append({"received": got, "expected": expected, "lost": max(0, expected - got),
-                        "disconnects": c["disconnects"]})
+            lost = 0
+            for a, b in c["gaps"]:
+                lost += int(stack.psql(f"SELECT count(*) FROM ops.events WHERE id > {int(a)} AND id < {int(b)};"))
+            expected = 0
+            if c["last"] is not None:
+                expected = int(stack.psql(f"SELECT count(*) FROM ops.events WHERE id > {int(c['first'] or 0)} "
+                                          f"AND id <= {int(c['last'])};"))
+            out.append({"received": c["received"], "expected": expected, "lost": lost, "last": c["last"],
+                        "disconnects": c["disconnects"], "close_codes": c["close_codes"],
+                        "truncated": c["truncated"], "errors": c["errors"]})
         return out
+
+
+def ticker_counters(stack):
+    """(frames_dropped, slow_disconnects) summed over the tickers' rows in ops.ticker_stats."""
+    out = stack.psql("SELECT coalesce(sum(frames_dropped), 0) || ' ' || coalesce(sum(slow_disconnects), 0) "
+                     "FROM ops.ticker_stats;")
+    d, s = out.split()
+    return int(d), int(s)
 
 
 # --- memory -------------------------------------------------------------------------------
