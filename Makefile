@@ -3,6 +3,7 @@
 #               (Postgres, FastCGI workers, nginx on 127.0.0.1:$PORT, default 8080)
 #   make stop   stop that stack (only the processes it started, by pid)
 #   make test   isolated stack on a free port + swift test + Tests/e2e, always torn down
+#   make soak   fault and load tests (bench/soak.sh, ~35 min with the default SOAK_MINUTES=30)
 #   make bench  benchmarks: the foundation's table (bench/run.sh, ~2 min), the
 #               activity ledger's (bench/activity.sh, ~9 min), the ticker's (bench/ticker.sh, ~2 min),
 #               the monitor's (bench/monitor.sh, ~3 min), the access-log tail and performance
@@ -15,7 +16,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: all deps build run stop status test bench clean
+.PHONY: all deps build run stop status test bench soak clean
 # deps, then build, then the stack: the prerequisites are steps in order, also under make -j.
 .NOTPARALLEL:
 
@@ -47,6 +48,11 @@ bench: deps build
 	for b in bench/run.sh bench/activity.sh bench/ticker.sh bench/monitor.sh bench/access_log.sh bench/beacon.sh bench/logs.sh; do \
 	  bash $$b || { rc=$$?; [ $$rc -ne 130 ] || exit 130; status=1; }; \
 	done; exit $$status
+
+# Fault and load tests on a stack of their own (bench/soak.sh): kill -9 a worker, restart
+# Postgres, fill a scratch disk (root), then SOAK_MINUTES (30) of mixed load with memory sampling.
+soak: deps build
+	bash bench/soak.sh
 
 # Build output and the test stack's state. The `make run` state (.opsplane, your data) is
 # kept: `make stop` first, then remove it by hand if you want a new cluster.

@@ -21,6 +21,18 @@ public func mapError(_ error: Error, _ request: Request, logger: Logger) -> APIE
                         message: "The database did not answer in time; retry shortly.",
                         headers: [HTTPHeader("Retry-After", "5")])
     }
+    // SQLSTATE class 53 (insufficient resources: disk full 53100, out of memory 53200, too many
+    // connections 53300): the write was refused and nothing was stored, so the client may retry
+    // once an operator has made room. A 507 names the cause instead of a bare internal_error.
+    if let state = pg.sqlState, state.hasPrefix("53") {
+        logger.error("database out of resources", [("request_id", .string(request.requestID)), ("error", .string(pg.description))])
+        let diskFull = state == "53100"
+        return APIError(status: diskFull ? 507 : 503, code: diskFull ? "database_disk_full" : "database_out_of_resources",
+                        message: diskFull
+                            ? "The database has no disk space left; nothing from this request was stored. Retry after space is freed."
+                            : "The database is out of resources (SQLSTATE \(state)); nothing from this request was stored. Retry shortly.",
+                        headers: [HTTPHeader("Retry-After", diskFull ? "30" : "5")])
+    }
     logger.error("database error", [("request_id", .string(request.requestID)), ("error", .string(pg.description))])
     return nil
 }

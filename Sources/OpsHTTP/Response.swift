@@ -59,6 +59,7 @@ public func reasonPhrase(_ status: Int) -> String {
     case 502: return "Bad Gateway"
     case 503: return "Service Unavailable"
     case 504: return "Gateway Timeout"
+    case 507: return "Insufficient Storage"
     default: return "Status \(status)"
     }
 }
