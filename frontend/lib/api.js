@@ -55,8 +55,11 @@ async function request(method, path, body) {
   }
   if (!res.ok) {
     const e = data && data.error;
-    const offline = res.status >= 500;
-    const err = new ApiError(res.status, (e && e.code) || `http_${res.status}`,
+    // 401 auth_unavailable: the database behind the credential check is down, not the
+    // credential: treat it like a 5xx (offline), never as "signed out".
+    const code = (e && e.code) || "";
+    const offline = res.status >= 500 || (res.status === 401 && code === "auth_unavailable");
+    const err = new ApiError(res.status, code || `http_${res.status}`,
       (e && typeof e.message === "string" && e.message) || `HTTP ${res.status}`, offline);
     if (offline) setOnline(false, err); else setOnline(true);
     throw err;

@@ -11,7 +11,7 @@ export function mount(root, ctx) {
   const table = h("table", { class: "top-agents" },
     h("caption", { text: `The ${limit} agents with the most runs started today (UTC)` }),
     h("thead", null, h("tr", null,
-      h("th", { scope: "col", text: "#" }),
+      h("th", { scope: "col", class: "num rank", text: "#" }),
       h("th", { scope: "col", text: "Agent" }),
       ctx.tv ? null : h("th", { scope: "col", text: "Owner" }),
       h("th", { scope: "col", class: "num", text: "Runs" }),
@@ -29,7 +29,7 @@ export function mount(root, ctx) {
     }
     rows.forEach((a, i) => {
       tbody.appendChild(h("tr", { "data-agent-id": a.agent_id },
-        h("td", { class: "num", text: String(i + 1) }),
+        h("td", { class: "num rank", text: String(i + 1) }),
         h("th", { scope: "row", class: "name" }, h("span", { class: "agent-name", text: a.name || a.agent_id }),
           a.name ? h("span", { class: "muted agent-id", text: ` (${a.agent_id})` }) : null),
         ctx.tv ? null : h("td", { class: "name owner", text: a.owner_email || "—" }),
