@@ -7,6 +7,28 @@ const WHOAMI_URL = "/api/ops/whoami";
 const DASHBOARD_URL = "/admin/ops/";
 
 /**
+ * Where to go after signing in: the `next` query parameter when it is a path on this origin
+ * (never another site, never a protocol-relative "//host" or a "javascript:" URL), else the
+ * dashboard.
+ * @param {string} search location.search
+ * @param {string} origin location.origin
+ * @returns {string}
+ */
+export function safeNext(search, origin) {
+  const next = new URLSearchParams(search).get("next");
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return DASHBOARD_URL;
+  if (/[\u0000-\u001f\\]/.test(next)) return DASHBOARD_URL;
+  let url;
+  try {
+    url = new URL(next, origin);
+  } catch (_) {
+    return DASHBOARD_URL;
+  }
+  if (url.origin !== origin) return DASHBOARD_URL;
+  return url.pathname + url.search + url.hash;
+}
+
+/**
  * The message a person sees when sign-in fails.
  * @param {number} httpStatus HTTP status of the answer (0 when the request failed)
  * @param {any} body parsed JSON body, or null
@@ -67,7 +89,7 @@ async function onSubmit(event) {
   const { ok, status, body } = await signIn(token);
   if (ok) {
     input.value = "";
-    window.location.assign(DASHBOARD_URL);
+    window.location.assign(safeNext(window.location.search, window.location.origin));
     return;
   }
   button.disabled = false;
