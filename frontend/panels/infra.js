@@ -33,7 +33,8 @@ function facts(pairs) {
 }
 
 function warningList(ws) {
-  return (ws && ws.length) ? h("ul", { class: "ops-warnings" }, ...ws.map((w) => h("li", { text: w }))) : null;
+  // "" (not null): the caller appends with Element.append, which would print "null".
+  return (ws && ws.length) ? h("ul", { class: "ops-warnings" }, ...ws.map((w) => h("li", { text: w }))) : "";
 }
 
 export function mount(root, ctx) {
@@ -56,7 +57,7 @@ export function mount(root, ctx) {
     const tables = Object.entries(d.table_stats || {}).sort((a, b) => (b[1].size_mb || 0) - (a[1].size_mb || 0)).slice(0, 8);
     clear(body("database")).append(
       facts([
-        ["Connections", `${fmtInt(p.total)} of ${fmtInt(p.max)} (${fmtRatio(p.utilization)})`, "connections"],
+        ["Connections", `${fmtInt(p.total)} of ${fmtInt(p.max)} (${fmtPct(p.utilization)})`, "connections"],
         ["Active / idle", `${fmtInt(p.active)} / ${fmtInt(p.idle)}`, "active_idle"],
         ["Idle in transaction", fmtInt(p.idle_in_transaction), "idle_in_transaction"],
         ["Size", `${fmtNum(d.db_size_mb)} MB`, "db_size_mb"],
