@@ -174,7 +174,7 @@ export function createLineChart(host, opts) {
   }
 
   function valuesText(i) {
-    const t = new Date(data.x[i]).toISOString().replace(/:\d\d\.\d+Z$/, "Z").replace("T", " ");
+    const t = new Date(data.x[i]).toISOString().replace(/\.\d+Z$/, "Z").replace("T", " ");
     const parts = data.series.map((s) => {
       const v = s.values[i];
       return `${s.name} ${v === null || v === undefined ? "no data" : yFormat(v)}`;
@@ -211,7 +211,7 @@ export function createLineChart(host, opts) {
     const tbody = html("tbody");
     data.x.forEach((t, i) => {
       const tr = html("tr");
-      const th = html("th", "", new Date(t).toISOString().slice(0, 16).replace("T", " "));
+      const th = html("th", "", new Date(t).toISOString().slice(0, 19).replace("T", " "));
       th.setAttribute("scope", "row");
       tr.appendChild(th);
       for (const s of data.series) {
