@@ -97,10 +97,11 @@ def world(stack, tmp_path_factory):
             except OSError:
                 return
     threading.Thread(target=accept, daemon=True).start()
+    down_port = free_port()
     config = {
         "services": [
             {"name": UP, "kind": "tcp", "target": f"127.0.0.1:{up_port}", "interval_s": 1, "timeout_ms": 300},
-            {"name": DOWN, "kind": "tcp", "target": f"127.0.0.1:{free_port()}", "interval_s": 1, "timeout_ms": 300},
+            {"name": DOWN, "kind": "tcp", "target": f"127.0.0.1:{down_port}", "interval_s": 1, "timeout_ms": 300},
         ],
         "alerts": {"interval_s": 0.3, "failure_threshold": 1, "failure_window": 1, "success_threshold": 2,
                    "default_rules": False,
@@ -119,6 +120,21 @@ def world(stack, tmp_path_factory):
                     and mods[DOWN]["active_alerts"] >= 1)
         wait_probe(ready, TIMEOUT, "the test's services probed (up healthy, down down with its alert)")
         yield {"admin": admin, "monitor": monitor}
+        # Leave no firing alert behind for the tests after this one: the down service comes up
+        # and the queue calms down, and the monitor resolves both before it stops.
+        revived = socket.socket()
+        revived.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        revived.bind(("127.0.0.1", down_port))
+        revived.listen(64)
+        try:
+            def all_resolved():
+                heartbeat(stack, 0)
+                time.sleep(0.5)
+                return all(admin.alert(rule, "resolved") or not admin.alert(rule) for rule in (RULE_DOWN, RULE_QUEUE)) and \
+                    not any(a["rule"] in (RULE_DOWN, RULE_QUEUE) for a in admin.get("/api/ops/alerts", limit="500")["alerts"])
+            wait_probe(all_resolved, TIMEOUT, "the test's alerts resolved", interval=0)
+        finally:
+            revived.close()
     finally:
         monitor.stop()
         listener.close()

@@ -12,6 +12,12 @@ function isAlertEvent(ev) {
   return t === "alert_fired" || t === "alert_resolved";
 }
 
+/** An answer that must be a JSON object (an aborted read can leave none). */
+function need(body) {
+  if (!body || typeof body !== "object") throw Object.assign(new Error("empty answer"), { offline: true });
+  return body;
+}
+
 export const title = "Alerts";
 
 const SEVERITY = { critical: ["✕", "status-bad"], warning: ["▲", "status-warn"], info: ["ℹ", "status-unknown"] };
@@ -113,7 +119,7 @@ export function mount(root, ctx) {
     const acked = alerts.filter((a) => a.state === "acknowledged").length;
     clear(counts).append(firing ? badge(STATE, "firing", "") : badge(STATE, "resolved", ""), " ",
       `${fmtInt(firing)} firing, ${fmtInt(acked)} acknowledged` +
-      (typeof c.resolved === "number" ? `, ${fmtInt(c.resolved)} resolved in all` : ""));
+      (typeof c.resolved_24h === "number" ? `, ${fmtInt(c.resolved_24h)} resolved in 24 h` : ""));
     if (firingSeen) {
       const fresh = newlyFiring(firingSeen, alerts);
       if (fresh.length && ctx.announce) {
@@ -144,8 +150,8 @@ export function mount(root, ctx) {
 
   async function refresh() {
     const [openBody, resolvedBody] = await Promise.all([
-      api.get("/api/ops/alerts?limit=100"),
-      tv ? Promise.resolve(null) : api.get("/api/ops/alerts?state=resolved&limit=10"),
+      api.get("/api/ops/alerts?limit=100").then(need),
+      tv ? Promise.resolve(null) : api.get("/api/ops/alerts?state=resolved&limit=10").then(need),
     ]);
     draw(openBody, resolvedBody);
   }

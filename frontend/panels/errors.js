@@ -4,6 +4,12 @@
 import { h, clear } from "../lib/dom.js";
 import { fmtInt, fmtTime } from "../lib/format.js";
 
+/** An answer that must be a JSON object (an aborted read can leave none). */
+function need(body) {
+  if (!body || typeof body !== "object") throw Object.assign(new Error("empty answer"), { offline: true });
+  return body;
+}
+
 export const title = "Frontend errors";
 
 const WINDOWS = [["15m", "15 minutes"], ["1h", "hour"], ["24h", "24 hours"], ["7d", "7 days"]];
@@ -48,7 +54,7 @@ export function mount(root, ctx) {
   let token = 0;
   async function refresh() {
     const mine = ++token;
-    const body = await api.get(`/api/ops/frontend-logs?group=1&since=${encodeURIComponent(since)}&limit=50`);
+    const body = need(await api.get(`/api/ops/frontend-logs?group=1&since=${encodeURIComponent(since)}&limit=50`));
     if (mine === token) draw(body);
   }
 

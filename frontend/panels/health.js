@@ -13,6 +13,12 @@ function isAlertEvent(ev) {
   return t === "alert_fired" || t === "alert_resolved";
 }
 
+/** An answer that must be a JSON object (an aborted read can leave none). */
+function need(body) {
+  if (!body || typeof body !== "object") throw Object.assign(new Error("empty answer"), { offline: true });
+  return body;
+}
+
 export const title = "Service health";
 
 /** Worst first: the order of "sort by status". */
@@ -156,7 +162,7 @@ export function mount(root, ctx) {
     dNote.textContent = `Loading ${state.range}…`;
     let body;
     try {
-      body = await api.get(`/api/monitoring/health/module/${encodeURIComponent(name)}?range=${state.range}`);
+      body = need(await api.get(`/api/monitoring/health/module/${encodeURIComponent(name)}?range=${state.range}`));
     } catch (e) {
       if (token === detailToken) dNote.textContent = `Could not load the details: ${e.message}`;
       throw e;
@@ -223,7 +229,7 @@ export function mount(root, ctx) {
   }
 
   async function refresh() {
-    const body = await api.get("/api/monitoring/health");
+    const body = need(await api.get("/api/monitoring/health"));
     draw(body);
     if (state.detail) await loadDetail();
   }

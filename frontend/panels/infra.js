@@ -6,6 +6,12 @@
 import { h, clear } from "../lib/dom.js";
 import { fmtMs, fmtPct, fmtInt, fmtTime, fmtAge } from "../lib/format.js";
 
+/** An answer that must be a JSON object (an aborted read can leave none). */
+function need(body) {
+  if (!body || typeof body !== "object") throw Object.assign(new Error("empty answer"), { offline: true });
+  return body;
+}
+
 export const title = "Infrastructure";
 
 const HEALTH = { ok: ["✓", "status-ok"], healthy: ["✓", "status-ok"], degraded: ["▲", "status-warn"],
@@ -140,7 +146,7 @@ export function mount(root, ctx) {
   ];
 
   async function refresh() {
-    const results = await Promise.allSettled(sources.map(([, path]) => api.get(path)));
+    const results = await Promise.allSettled(sources.map(([, path]) => api.get(path).then(need)));
     let failed = null, ok = 0;
     results.forEach((r, i) => {
       const [k, , draw] = sources[i];

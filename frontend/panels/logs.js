@@ -13,7 +13,12 @@ const LEVEL_MARK = { error: ["✕", "status-bad"], warn: ["▲", "status-warn"],
 
 /** Services the server allows, from its refusal of a request without `service`. */
 export async function discoverServices(fetchImpl = fetch) {
-  const res = await fetchImpl("/api/ops/logs", { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } });
+  let res;
+  try {
+    res = await fetchImpl("/api/ops/logs", { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } });
+  } catch (_) {
+    throw Object.assign(new Error("The API cannot be reached."), { offline: true });
+  }
   const body = await res.json().catch(() => null);
   const services = body && body.error && body.error.services;
   if (!Array.isArray(services)) {
@@ -58,9 +63,9 @@ export function mount(root, ctx) {
     try {
       res = await fetch(`/api/ops/logs?${p}`, { credentials: "same-origin", cache: "no-store" });
       text = await res.text();
-    } catch (e) {
+    } catch (_) {
       if (mine === token) status.textContent = "The API cannot be reached.";
-      throw e;
+      throw Object.assign(new Error("The API cannot be reached."), { offline: true });
     }
     if (mine !== token) return;
     if (!res.ok) {

@@ -5,6 +5,12 @@ import { h, clear } from "../lib/dom.js";
 import { fmtMs, fmtPct, fmtInt } from "../lib/format.js";
 import { createLineChart } from "../lib/linechart.js";
 
+/** An answer that must be a JSON object (an aborted read can leave none). */
+function need(body) {
+  if (!body || typeof body !== "object") throw Object.assign(new Error("empty answer"), { offline: true });
+  return body;
+}
+
 export const title = "API performance";
 
 const RANGES = ["1h", "6h", "24h", "7d"];
@@ -82,7 +88,7 @@ export function mount(root, ctx) {
   let token = 0;
   async function refresh() {
     const mine = ++token;
-    const body = await api.get(`/api/monitoring/performance?range=${range}`);
+    const body = need(await api.get(`/api/monitoring/performance?range=${range}`));
     if (mine === token) draw(body);
   }
 
