@@ -78,7 +78,7 @@ async function checkSession() {
     $("session-signout").hidden = false;
     return me;
   } catch (err) {
-    if (err.status === 401) {
+    if (err.status === 401 && !err.offline) {
       toLogin();
       return null;
     }
@@ -180,7 +180,7 @@ async function refreshPanel(p) {
     p.root.dataset.state = "ok";
     return true;
   } catch (err) {
-    if (err && err.status === 401) toLogin();
+    if (err && err.status === 401 && !err.offline) toLogin();
     p.error = (err && err.message) || "refresh failed";
     p.root.dataset.state = "stale";
     if (!(err && (err.offline || err.status))) console.error(`panel ${p.name}:`, err);
@@ -361,6 +361,7 @@ function connectWs() {
 // Boot -------------------------------------------------------------------------------------------
 async function boot() {
   if (TV) {
+    document.documentElement.classList.add("tv");
     document.body.classList.add("tv");
     document.title = "Opsplane · TV";
   }

@@ -23,22 +23,31 @@ function setOnline(value, err) {
   }
 }
 
+const TIMEOUT_MS = 10000;
+
 async function request(method, path, body) {
   const headers = { Accept: "application/json" };
+  const controller = typeof AbortController === "function" ? new AbortController() : null;
   const init = { method, credentials: "same-origin", cache: "no-store", headers };
+  if (controller) init.signal = controller.signal;
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   if (method !== "GET") headers["X-Ops-CSRF"] = "1";
   let res;
+  const timer = controller ? setTimeout(() => controller.abort(), TIMEOUT_MS) : 0;
   try {
     res = await fetch(path, init);
   } catch (e) {
-    const err = new ApiError(0, "network", "The API cannot be reached.", true);
+    clearTimeout(timer);
+    const timedOut = e && e.name === "AbortError";
+    const err = new ApiError(0, timedOut ? "timeout" : "network",
+      timedOut ? "The API did not answer in time." : "The API cannot be reached.", true);
     setOnline(false, err);
     throw err;
   }
+  clearTimeout(timer);
   let data = null;
   const text = await res.text().catch(() => "");
   if (text) {
@@ -46,8 +55,11 @@ async function request(method, path, body) {
   }
   if (!res.ok) {
     const e = data && data.error;
-    const offline = res.status >= 500;
-    const err = new ApiError(res.status, (e && e.code) || `http_${res.status}`,
+    // 401 auth_unavailable: the database behind the credential check is down, not the
+    // credential: treat it like a 5xx (offline), never as "signed out".
+    const code = (e && e.code) || "";
+    const offline = res.status >= 500 || (res.status === 401 && code === "auth_unavailable");
+    const err = new ApiError(res.status, code || `http_${res.status}`,
       (e && typeof e.message === "string" && e.message) || `HTTP ${res.status}`, offline);
     if (offline) setOnline(false, err); else setOnline(true);
     throw err;
@@ -56,8 +68,24 @@ async function request(method, path, body) {
   return data;
 }
 
+// Identical GETs issued within SHARE_MS (several panels reading /api/ops/summary in one refresh
+// round) share one request.
+const SHARE_MS = 1500;
+const shared = new Map();
+
 export const api = {
   get: (path) => request("GET", path),
+  /** Like get(), but panels asking for the same path within 1.5 s share one request. */
+  shared(path) {
+    const now = Date.now();
+    for (const [k, v] of shared) if (now - v.at > SHARE_MS) shared.delete(k);
+    const hit = shared.get(path);
+    if (hit) return hit.promise;
+    const promise = request("GET", path);
+    shared.set(path, { at: now, promise });
+    promise.catch(() => shared.delete(path));
+    return promise;
+  },
   post: (path, body) => request("POST", path, body === undefined ? {} : body),
   /** Listener for "the API became unreachable"; returns an unsubscribe function. */
   onOffline(cb) { offlineListeners.add(cb); return () => offlineListeners.delete(cb); },
