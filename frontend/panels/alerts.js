@@ -20,6 +20,7 @@ function need(body) {
 
 export const title = "Alerts";
 
+const TV_ALERTS = 4;
 const SEVERITY = { critical: ["✕", "status-bad"], warning: ["▲", "status-warn"], info: ["ℹ", "status-unknown"] };
 const STATE = { firing: ["●", "status-bad"], acknowledged: ["◐", "status-warn"], resolved: ["✓", "status-ok"] };
 
@@ -135,7 +136,11 @@ export function mount(root, ctx) {
     // Firing first, then acknowledged; newest first within each.
     const sorted = alerts.slice().sort((a, b) => (a.state === b.state ? 0 : a.state === "firing" ? -1 : 1) ||
       String(b.last_fired_at).localeCompare(String(a.last_fired_at)));
-    for (const a of sorted) open.append(alertItem(a, true));
+    const shownAlerts = tv ? sorted.slice(0, TV_ALERTS) : sorted;
+    for (const a of shownAlerts) open.append(alertItem(a, true));
+    if (shownAlerts.length < sorted.length) {
+      open.append(h("li", { class: "al-more muted", text: `+ ${sorted.length - shownAlerts.length} more open alerts` }));
+    }
     if (!sorted.length) open.append(h("li", { class: "muted", text: "No open alerts." }));
     if (activeAlert && typing !== null) {
       const input = open.querySelector(`.al-item[data-alert-id="${CSS.escape(activeAlert)}"] .al-note-input`);

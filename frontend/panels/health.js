@@ -27,6 +27,7 @@ const STATUS_SHAPE = { healthy: "✓", degraded: "▲", down: "✕", unknown: "?
 const STATUS_CLASS = { healthy: "status-ok", degraded: "status-warn", down: "status-bad", unknown: "status-unknown" };
 const TREND = { improving: ["↗", "improving"], degrading: ["↘", "degrading"], stable: ["→", "stable"] };
 const RANGES = ["1h", "6h", "24h", "7d"];
+const TV_TILES = 6;
 
 /** A status badge: shape + word, coloured by class (colour is never the only signal). */
 export function statusBadge(status) {
@@ -87,12 +88,14 @@ export function mount(root, ctx) {
     const rows = arrange(body.modules, state.filter, state.sort);
     const total = Object.keys(body.modules || {}).length;
     count.textContent = state.filter === "all" ? `${total} services` : `${rows.length} of ${total} services (${state.filter})`;
-    for (const [name, m] of rows) {
+    // TV mode: the worst TV_TILES services fit the screen; the rest are counted by status.
+    const shown = tv ? rows.slice(0, TV_TILES) : rows;
+    for (const [name, m] of shown) {
       const trend = TREND[m.trend];
       const badges = h("span", { class: "hg-badges" });
       if (m.active_alerts > 0) {
         badges.append(h("span", { class: "badge status-bad hg-alerts", "data-count": m.active_alerts },
-          h("span", { "aria-hidden": "true", text: "🔔 " }), `${m.active_alerts} alert${m.active_alerts === 1 ? "" : "s"}`));
+          h("span", { "aria-hidden": "true", text: "! " }), `${m.active_alerts} alert${m.active_alerts === 1 ? "" : "s"}`));
       }
       if (m.anomaly) {
         badges.append(h("span", { class: "badge status-warn hg-anomaly" },
@@ -117,6 +120,12 @@ export function mount(root, ctx) {
       if (focusName === name) tile.focus();
     }
     if (!rows.length) grid.append(h("li", { class: "muted", text: total ? "No service has this status." : "No services configured." }));
+    if (shown.length < rows.length) {
+      const rest = {};
+      for (const [, m] of rows.slice(shown.length)) rest[m.status] = (rest[m.status] || 0) + 1;
+      grid.append(h("li", { class: "hg-more muted", text: `+ ${rows.length - shown.length} more: ` +
+        Object.entries(rest).map(([st, n]) => `${n} ${st}`).join(", ") }));
+    }
   }
 
   function draw(body) {
