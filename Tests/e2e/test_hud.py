@@ -18,6 +18,7 @@ import time
 
 import pytest  # noqa: F401
 
+import helpers
 from activity_helpers import budget_ops, budget_stack, finished_run, now  # noqa: F401
 from browser_helpers import new_browser, save_screenshot, sign_in, wait_for, wait_until
 from selenium.webdriver.common.by import By
@@ -128,6 +129,27 @@ def test_hud_is_hidden_and_silent_for_anyone_but_an_admin(stack, tokens, who):
         whoami = [e for e in driver.execute_script(
             "return performance.getEntriesByType('resource').map(e => e.name)") if "/api/ops/whoami" in e]
         assert len(whoami) == 1, whoami
+
+
+@pytest.mark.parametrize("is_admin", [True, False])
+def test_the_host_apps_jwt_cookie_decides_like_a_session(stack, jwt_settings, is_admin):
+    """On a host app's page the user is signed in to the host app: its JWT cookie is what
+    whoami and the summary see (README "Access")."""
+    secret, cookie = jwt_settings
+    token = helpers.make_jwt(secret, helpers.jwt_claims(f"hud-{int(time.time())}", is_admin=is_admin))
+    with new_browser() as driver:
+        driver.get(stack.url + "/admin/ops/hud-test.html")
+        driver.add_cookie({"name": cookie, "value": token, "path": "/"})
+        driver.get(stack.url + PAGE)
+        if is_admin:
+            wait_for(driver, "#ops-hud", visible=True)
+            from activity_helpers import Ops
+            shows_summary(driver, Ops(stack.env).summary)
+        else:
+            wait_until(lambda: hud_state(driver) == "hidden", what="the HUD to hide for a viewer JWT")
+            assert driver.execute_script("return window.OpsHUD.role") == "viewer"
+            time.sleep(3)
+            assert driver.find_elements(By.CSS_SELECTOR, "#ops-hud") == [] and summary_requests(driver) == 0
 
 
 def spend(ops, user_id, run_id, usd):
