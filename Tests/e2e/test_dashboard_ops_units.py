@@ -76,11 +76,19 @@ def test_chart_reads_values_by_keyboard_and_fills_its_table(browser):
         const dots = host.querySelectorAll('circle.lc-dot').length;
         const paths = [...host.querySelectorAll('path.lc-line')].map(p => p.getAttribute('d').split('M').length - 1);
         const label = svg.getAttribute('aria-label');
+        // Hover: a pointer over the chart's left edge reads the first point; leaving clears it.
+        svg.blur();
+        const box = svg.getBoundingClientRect();
+        svg.dispatchEvent(new PointerEvent('pointermove', {clientX: box.left + 1, clientY: box.top + box.height / 2, bubbles: true}));
+        const hover = readout.textContent;
+        const cursor = host.querySelectorAll('.lc-cursor-line').length;
+        svg.dispatchEvent(new PointerEvent('pointerleave', {bubbles: true}));
+        const left = readout.textContent;
         const html = host.innerHTML.includes('<script');
         chart.update({x: [], series: [{name: 'a', values: []}]});
         const empty = host.querySelector('.lc-empty') && host.querySelector('.lc-empty').textContent;
         chart.destroy();
-        return {onFocus, home, second, end, rows, ticks, dots, paths, label, html, empty, gone: !host.firstChild};""")
+        return {onFocus, home, second, end, rows, ticks, dots, paths, label, html, empty, gone: !host.firstChild, hover, cursor, left};""")
     assert out["onFocus"] == "2026-12-07 10:04:00Z: a 5 ms, b 2 ms", out["onFocus"]
     assert out["home"] == "2026-12-07 10:00:00Z: a 1 ms, b 2 ms", out["home"]
     assert out["second"] == "2026-12-07 10:01:00Z: a no data, b 2 ms", out["second"]
@@ -90,6 +98,7 @@ def test_chart_reads_values_by_keyboard_and_fills_its_table(browser):
     # Series a: 1 | gap | 30 | gap | 5 → three lone points (dots), three path segments.
     assert out["dots"] == 3 and out["paths"] == [3, 1], out
     assert out["label"].startswith("Test chart.") and "arrow keys" in out["label"]
+    assert out["hover"] == out["home"] and out["cursor"] == 1 and out["left"] == "", out
     assert out["empty"] == "No data in this range" and out["gone"], out
 
 
