@@ -121,10 +121,10 @@ function makeCtx() {
   };
 }
 
-async function loadPanel(name, slot) {
+async function loadPanel(name, slot, modulePromise) {
   let mod;
   try {
-    mod = await import(`./panels/${name}.js`);
+    mod = await modulePromise;
   } catch (err) {
     slot.root.classList.add("unavailable");
     slot.root.appendChild(h("p", { class: "muted", text: "panel not available" }));
@@ -175,6 +175,7 @@ async function refreshPanel(p) {
   }
   try {
     await withTimeout(Promise.resolve(p.handle.refresh()), PANEL_TIMEOUT_MS);
+    if (!p.lastGood) performance.mark(`ops-panel-drawn:${p.name}`);
     p.lastGood = Date.now();
     p.error = null;
     p.root.dataset.state = "ok";
@@ -375,6 +376,10 @@ async function boot() {
   api.onOffline(onOffline);
   api.onOnline(onOnline);
 
+  const names = TV ? TV_PANELS : PANELS;
+  // The panel modules download while the session is checked (one round-trip less).
+  const modules = names.map((name) => import(`./panels/${name}.js`));
+  modules.forEach((p) => p.catch(() => { /* shown as "panel not available" below */ }));
   const me = await checkSession();
   if (!me) return;
   if (me.role !== "admin" && me.role !== "unknown") {
@@ -385,10 +390,9 @@ async function boot() {
     $("controls").classList.add("viewer");
     return;
   }
-  const names = TV ? TV_PANELS : PANELS;
   // Sections first, in order, so the layout does not jump while modules arrive.
-  const slots = names.map((name) => [name, makeSection(name)]);
-  const loaded = await Promise.all(slots.map(([name, slot]) => loadPanel(name, slot)));
+  const slots = names.map((name) => makeSection(name));
+  const loaded = await Promise.all(names.map((name, i) => loadPanel(name, slots[i], modules[i])));
   state.panels = loaded.filter(Boolean);
   document.body.dataset.panels = String(state.panels.length);
   connectWs();

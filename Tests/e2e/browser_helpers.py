@@ -36,8 +36,9 @@ DASHBOARD = "/admin/ops/"
 
 
 @contextlib.contextmanager
-def new_browser(width=1280, height=900, extra_args=()):
-    """A headless Chromium; quits on exit. Console messages are kept (goog:loggingPrefs)."""
+def new_browser(width=1280, height=900, extra_args=(), perf_log=False):
+    """A headless Chromium; quits on exit. Console messages are kept (goog:loggingPrefs);
+    `perf_log` also keeps the DevTools network events (driver.get_log("performance"))."""
     chromium = shutil.which("chromium")
     driver_bin = shutil.which("chromedriver")
     assert chromium and driver_bin, "chromium and chromium-driver must be installed (deploy/install-deps.sh)"
@@ -46,7 +47,7 @@ def new_browser(width=1280, height=900, extra_args=()):
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 f"--window-size={width},{height}", "--enable-precise-memory-info", *extra_args):
         options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", **({"performance": "ALL"} if perf_log else {})})
     driver = webdriver.Chrome(service=Service(driver_bin), options=options)
     driver.set_script_timeout(30)
     driver.set_page_load_timeout(30)

@@ -362,9 +362,9 @@ def test_not_signed_in_goes_to_sign_in_and_back_with_next(base_url, tokens):
 def test_tv_mode_at_1920x1080(page, base_url, ops):
     page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                          {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
-    # Without the WebSocket (blocked), TV mode still refreshes on its own.
-    page.execute_cdp_cmd("Network.enable", {})
-    page.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/ws*"]})
+    # Without the WebSocket (the browser refuses to open one), TV mode still refreshes on its own.
+    blocker = page.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": "window.WebSocket = function () { throw new Error('WebSocket blocked by the test'); };"})
     try:
         open_dashboard(page, base_url, "?tv=1")
         assert page.execute_script("return document.body.classList.contains('tv')")
@@ -386,7 +386,7 @@ def test_tv_mode_at_1920x1080(page, base_url, ops):
                    what="TV mode's fallback refresh (every 20 s) without the WebSocket")
         assert page.execute_script("return document.body.dataset.live") != "ok"
     finally:
-        page.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        page.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": blocker["identifier"]})
         page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 

@@ -22,11 +22,12 @@ export function mount(root, ctx) {
   const { h } = ctx.dom;
   const f = ctx.format;
   const cells = {};
-  const list = h("dl", { class: "kpi-list" });
+  const list = h("div", { class: "kpi-list" });
   for (const [key, label] of CARDS) {
     const value = h("dd", { "data-kpi": key, text: "—" });
     cells[key] = value;
-    list.appendChild(h("div", { class: `kpi kpi-${key}` }, h("dt", { text: label }), value));
+    // One <dl> per card: a term (what) and its value.
+    list.appendChild(h("dl", { class: `kpi kpi-${key}` }, h("dt", { text: label }), value));
   }
   root.appendChild(list);
   root.appendChild(h("p", { class: "muted small kpi-generated" }));

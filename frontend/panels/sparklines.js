@@ -14,13 +14,13 @@ const METRICS = [
 export function mount(root, ctx) {
   const { h, clear } = ctx.dom;
   const f = ctx.format;
-  const list = h("dl", { class: "sparks" });
+  const list = h("div", { class: "sparks" });
   root.appendChild(list);
   const rows = {};
   for (const [metric, label] of METRICS) {
     const art = h("dd", { class: "spark-art" });
     const total = h("dd", { class: "spark-total", "data-metric": metric });
-    list.appendChild(h("div", { class: "spark" }, h("dt", { text: label }), art, total));
+    list.appendChild(h("dl", { class: "spark" }, h("dt", { text: label }), art, total));
     rows[metric] = { art, total };
   }
 

@@ -98,7 +98,7 @@ export function mount(root, ctx) {
   }
 
   async function refresh() {
-    const answer = await ctx.api.get(`/api/monitoring/events/history?limit=${ctx.tv ? 40 : 60}`);
+    const answer = await ctx.api.get(`/api/monitoring/events/history?limit=${ctx.tv ? 30 : 40}`);
     const events = answer && Array.isArray(answer.events) ? answer.events : [];
     for (const raw of events.slice().reverse()) push(normaliseEvent(raw));
     if (!paused()) flush();
