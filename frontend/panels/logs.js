@@ -55,8 +55,11 @@ export function mount(root, ctx) {
     return p;
   }
 
-  async function load(p = query()) {
+  async function load(p = query(), keepScroll = false) {
     if (!p.get("service")) return;
+    // A reload by the refresh loop keeps the reader's place unless they were at the newest line.
+    const atEnd = output.scrollHeight - output.scrollTop - output.clientHeight < 8;
+    const scrollTop = output.scrollTop;
     const mine = ++token;
     status.textContent = `Loading ${p.get("service")}…`;
     let res, text;
@@ -99,8 +102,8 @@ export function mount(root, ctx) {
     status.textContent = `${body.service}: ${fmtInt(entries.length)} lines` +
       ((body.files || []).length ? ` from ${body.files.length} file(s)` : "") + "." +
       ((body.warnings || []).length ? ` ${body.warnings.join(" ")}` : "");
-    // Newest lines are at the end: show them.
-    output.scrollTop = output.scrollHeight;
+    // Newest lines are at the end: show them (unless the reader scrolled back).
+    output.scrollTop = keepScroll && !atEnd ? scrollTop : output.scrollHeight;
   }
 
   async function refresh() {
@@ -111,7 +114,7 @@ export function mount(root, ctx) {
       status.textContent = `${services.length} services. Choose one and press Show.`;
       return;
     }
-    if (shown) await load(shown);
+    if (shown) await load(shown, true);
   }
 
   return { refresh };
