@@ -295,7 +295,8 @@ def test_detail_view_opens_with_the_keyboard_and_shows_the_series(page, world):
     first = readout.text
     assert first != last and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: response time", first), (first, last)
     page.find_element(By.CSS_SELECTOR, ".hg-chart details.lc-table summary").click()
-    rows = css(page, ".hg-chart table.lc-data tbody tr")
+    # The table is filled on the details' toggle event, which comes a task after the click.
+    rows = wait_until(lambda: css(page, ".hg-chart table.lc-data tbody tr"), what="the chart's data table")
     assert abs(len(rows) - points) <= 5, (len(rows), points)
 
     # Another range: hourly figures.
