@@ -107,7 +107,7 @@ def cold_load(driver, path, drawn=True):
           .reduce((a, e) => a + e.transferSize, 0)""")
     if drawn:
         marks = driver.execute_script("return performance.getEntriesByType('mark')"
-                                      ".filter(m => m.name.startsWith('ops-panel-drawn:')).map(m => [m.name.slice(16), m.startTime])")
+                                      ".filter(m => m.name.startsWith('ops-')).map(m => [m.name.replace('ops-panel-drawn:', ''), m.startTime])")
         by_kind["_panels"] = marks
     return t, by_kind, len([r for r in reqs.values() if "bytes" in r]), rt, (max(api_ms) if api_ms else None)
 

@@ -191,12 +191,16 @@ async function refreshPanel(p) {
   }
 }
 
-function refreshAll() {
+/**
+ * One refresh round of every panel; `started` = the panels' refresh promises when the round
+ * was already started (the first one: each panel starts as soon as its module is there).
+ */
+function refreshAll(started) {
   if (state.refreshing) return state.refreshing;
   const button = $("refresh-now");
   button.setAttribute("aria-busy", "true");
   state.refreshing = (async () => {
-    const results = await Promise.all(state.panels.map(refreshPanel));
+    const results = await Promise.all(started || state.panels.map(refreshPanel));
     const allOk = results.every(Boolean);
     if (allOk) {
       state.lastUpdated = Date.now();
@@ -361,6 +365,7 @@ function connectWs() {
 
 // Boot -------------------------------------------------------------------------------------------
 async function boot() {
+  performance.mark("ops-boot");
   if (TV) {
     document.documentElement.classList.add("tv");
     document.body.classList.add("tv");
@@ -377,12 +382,34 @@ async function boot() {
   api.onOnline(onOnline);
 
   const names = TV ? TV_PANELS : PANELS;
-  // The panel modules download while the session is checked (one round-trip less).
+  // The panel modules download and the panels ask for their data while the session is
+  // checked: no round-trip waits for another. Without a session every request answers 401 and
+  // the page goes to the sign-in page; a viewer's panels are removed again below.
   const modules = names.map((name) => import(`./panels/${name}.js`));
   modules.forEach((p) => p.catch(() => { /* shown as "panel not available" below */ }));
-  const me = await checkSession();
+  const session = checkSession();
+  // Sections first, in order, so the layout does not jump while modules arrive.
+  const slots = names.map((name) => makeSection(name));
+  const firsts = [];
+  const loaded = await Promise.all(names.map((name, i) => loadPanel(name, slots[i], modules[i]).then((p) => {
+    if (p) firsts.push(refreshPanel(p));   // each panel asks for its data as soon as it is there
+    return p;
+  })));
+  state.panels = loaded.filter(Boolean);
+  performance.mark("ops-mounted");
+  document.body.dataset.panels = String(state.panels.length);
+  const first = refreshAll(firsts);
+  const me = await session;
+  performance.mark("ops-session");
   if (!me) return;
   if (me.role !== "admin" && me.role !== "unknown") {
+    for (const p of state.panels) {
+      if (typeof p.handle.destroy === "function") {
+        try { p.handle.destroy(); } catch (_) { /* going away anyway */ }
+      }
+    }
+    state.panels = [];
+    clear($("panels"));
     const notice = $("notice");
     notice.textContent = "This dashboard is for admins. Sign in with an admin token to see it.";
     notice.hidden = false;
@@ -390,15 +417,10 @@ async function boot() {
     $("controls").classList.add("viewer");
     return;
   }
-  // Sections first, in order, so the layout does not jump while modules arrive.
-  const slots = names.map((name) => makeSection(name));
-  const loaded = await Promise.all(names.map((name, i) => loadPanel(name, slots[i], modules[i])));
-  state.panels = loaded.filter(Boolean);
-  document.body.dataset.panels = String(state.panels.length);
   connectWs();
   setInterval(tick, 1000);
   document.addEventListener("visibilitychange", onVisibility);
-  await refreshAll();
+  await first;
 }
 
 boot();

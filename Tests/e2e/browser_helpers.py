@@ -96,9 +96,22 @@ def text_of(driver, css):
     return driver.find_element(By.CSS_SELECTOR, css).text
 
 
-def sign_in(driver, base_url, token, next_path=None):
+def sign_in(driver, base_url, token, next_path=None, patience_s=75):
     """Signs in through the real sign-in page (POST /api/ops/login sets the HttpOnly session
-    cookie) and waits for the page it goes to."""
+    cookie) and waits for the page it goes to. nginx allows 10 sign-ins a minute per client
+    address and the whole suite signs in from 127.0.0.1: on a 429 ("too many requests") this
+    waits and tries again for up to `patience_s` seconds."""
+    deadline = time.time() + patience_s
+    while True:
+        try:
+            return _sign_in_once(driver, base_url, token, next_path)
+        except AssertionError as exc:
+            if not any(w in str(exc).lower() for w in ("too many", "rate")) or time.time() > deadline:
+                raise
+            time.sleep(6)
+
+
+def _sign_in_once(driver, base_url, token, next_path):
     url = base_url.rstrip("/") + "/admin/ops/login"
     if next_path:
         from urllib.parse import quote
