@@ -8,7 +8,8 @@
 #               activity ledger's (bench/activity.sh, ~9 min), the ticker's (bench/ticker.sh, ~2 min),
 #               the monitor's (bench/monitor.sh, ~3 min), the access-log tail and performance
 #               route (bench/access_log.sh, ~3 min), browser error reports (bench/beacon.sh,
-#               ~2 min), log tails (bench/logs.sh, ~1 min)
+#               ~2 min), log tails (bench/logs.sh, ~1 min), the dashboard in headless Chromium
+#               (bench/dashboard.sh: first-load transfer, time to drawn, DASH_TV_MINUTES=10 TV heap)
 # Variables are read from the environment or the command line (make run PORT=9090):
 # STATE, PORT, OPS_WORKERS, OPS_FCGI_THREADS, DEMO, and for make test TEST_STATE, TEST_PORT.
 # See deploy/stack.sh and deploy/test.sh.
@@ -45,7 +46,7 @@ test: deps build
 # Every benchmark runs even when an earlier one fails (make bench then fails); Ctrl-C stops both.
 bench: deps build
 	@status=0; \
-	for b in bench/run.sh bench/activity.sh bench/ticker.sh bench/monitor.sh bench/access_log.sh bench/beacon.sh bench/logs.sh; do \
+	for b in bench/run.sh bench/activity.sh bench/ticker.sh bench/monitor.sh bench/access_log.sh bench/beacon.sh bench/logs.sh bench/dashboard.sh; do \
 	  bash $$b || { rc=$$?; [ $$rc -ne 130 ] || exit 130; status=1; }; \
 	done; exit $$status
 

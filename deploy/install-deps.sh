@@ -13,7 +13,7 @@ BUILD_PKGS="libfcgi-dev libpq-dev libjansson-dev libssl-dev zlib1g-dev libcurl4-
 # logrotate: deploy/install.sh ships /etc/logrotate.d/opsplane (Tests/e2e/test_install.py runs it).
 RUN_PKGS="postgresql postgresql-contrib nginx redis-server curl jq logrotate"
 # Test and bench: load generator and the end-to-end test runner.
-TEST_PKGS="wrk python3 procps iproute2 chromium chromium-driver systemd-journal-remote"
+TEST_PKGS="wrk python3 procps iproute2 chromium chromium-driver systemd-journal-remote nodejs"
 # pip from Debian only when the python3 on PATH has none (a pyenv python brings its own).
 if ! python3 -m pip --version >/dev/null 2>&1; then
   TEST_PKGS="$TEST_PKGS python3-pip"

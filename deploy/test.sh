@@ -59,6 +59,11 @@ status=0
 say "swift test"
 swift test || status=$?
 
+# The dashboard libraries' pure logic (formatting, gauge, sparkline, ticker list): Node's own
+# test runner, no packages.
+say "dashboard JavaScript unit tests (node --test Tests/js/)"
+node --test Tests/js/ || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+
 if [ -d Tests/e2e ]; then
   say "end-to-end tests against $OPS_URL"
   python3 -m pytest -q Tests/e2e || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }

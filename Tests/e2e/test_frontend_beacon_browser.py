@@ -41,11 +41,16 @@ def ops(stack):
 
 
 def load_dashboard(browser, base_url):
+    """Opens the dashboard without a session: it sends the visitor to the sign-in page, which
+    carries beacon.js too. The address is then set back to the dashboard's, so reports are
+    filed under the dashboard's route template."""
     browser.get(base_url + "/admin/ops/")
     deadline = time.time() + 10
-    while not browser.execute_script("return !!window.OpsBeacon"):
-        assert time.time() < deadline, "window.OpsBeacon never appeared: beacon.js did not load"
+    while not (browser.current_url.startswith(base_url + "/admin/ops/login") and
+               browser.execute_script("return !!window.OpsBeacon && document.readyState === 'complete'")):
+        assert time.time() < deadline, "window.OpsBeacon never appeared on the sign-in page: beacon.js did not load"
         time.sleep(0.1)
+    browser.execute_script("history.replaceState({}, '', '/admin/ops/')")
 
 
 def reports_with(ops, marker, expected, timeout=10, route="/admin/ops/"):
