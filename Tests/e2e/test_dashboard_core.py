@@ -229,7 +229,8 @@ def test_top_agents_table_matches_the_top_route(page, base_url, ops):
                 for r in rows]
 
     shown, top = reload_and_read(page, base_url, read, lambda: ops.top("agents", limit=10))
-    expected = [(a["agent_id"], a["name"], fmt_int(a["runs"]), fmt_usd(a["cost_usd"]), fmt_ms(a["p95_ms"]),
+    # An agent without a display name is shown by its id.
+    expected = [(a["agent_id"], a["name"] or a["agent_id"], fmt_int(a["runs"]), fmt_usd(a["cost_usd"]), fmt_ms(a["p95_ms"]),
                  a["owner_email"] or "—") for a in top]
     assert shown == expected, f"top agents table:\n{shown}\nAPI:\n{expected}"
     assert any(r[0] == f"{TAG}-a1" for r in shown), "the seeded agent is missing from the top table"
@@ -260,8 +261,10 @@ def test_an_agent_name_with_html_is_shown_as_text(page, base_url, ops):
     mine = [a for a in ops.top("agents", limit=100) if a["agent_id"] == f"{TAG}-xss"]
     extra = max(0, (top[0]["runs"] if top else 0) - (mine[0]["runs"] if mine else 0) + 1)
     t = ah.ago(minutes=5)
-    ops.ingest_ok([ah.finished_run(f"{TAG}-rx-more-{i}", f"{TAG}-xss", t, t + ah.dt.timedelta(seconds=1),
-                                   user_id=f"{TAG}-u2", cost_usd=0.001) for i in range(extra)])
+    runs = [ah.finished_run(f"{TAG}-rx-more-{i}", f"{TAG}-xss", t, t + ah.dt.timedelta(seconds=1),
+                            user_id=f"{TAG}-u2", cost_usd=0.001) for i in range(extra)]
+    for i in range(0, len(runs), 500):   # the suite's other tests may have made a busy agent
+        ops.ingest_ok(runs[i:i + 500])
     open_dashboard(page, base_url)
     row = wait_for(page, f'#panel-top tr[data-agent-id="{TAG}-xss"]')
     assert row.find_element(By.CSS_SELECTOR, ".agent-name").text == XSS_NAME
