@@ -1,0 +1,157 @@
+import OpsActivity
+import OpsBeacon
+import OpsJSON
+import Testing
+
+/// 2026-12-07T12:00:00Z and offsets from it, in µs.
+let noon: Int64 = 1_796_644_800 * 1_000_000
+func at(seconds: Double) -> Int64 { noon + Int64(seconds * 1_000_000) }
+
+func report(_ fingerprint: String, route: String = "/page") -> BeaconReport {
+    BeaconReport(message: "boom", stack: nil, errorType: nil, source: nil, route: route, buildHash: nil, browser: nil,
+                 wsState: nil, ts: nil, breadcrumbs: nil, fingerprint: fingerprint)
+}
+
+@Suite struct FingerprintBudgetTests {
+    @Test func capsEachFingerprintPerMinute() {
+        var b = FingerprintBudget(perMinute: 3)
+        #expect((0..<5).map { _ in b.admit("a", nowMicros: at(seconds: 1)) } == [true, true, true, false, false])
+        #expect(b.admit("b", nowMicros: at(seconds: 2)), "another error is not held back")
+        #expect(b.count("a", nowMicros: at(seconds: 59)) == 3)
+        #expect(b.admit("a", nowMicros: at(seconds: 60)), "a new minute starts a new budget")
+        #expect(b.count("a", nowMicros: at(seconds: 61)) == 1)
+        #expect(b.trackedFingerprints == 1, "the old minute's entries are forgotten")
+    }
+
+    @Test func retryAfterIsTheRestOfTheMinute() {
+        #expect(FingerprintBudget.retryAfterSeconds(nowMicros: at(seconds: 0)) == 60)
+        #expect(FingerprintBudget.retryAfterSeconds(nowMicros: at(seconds: 15.5)) == 45)
+        #expect(FingerprintBudget.retryAfterSeconds(nowMicros: at(seconds: 59.9)) == 1)
+        #expect(FingerprintBudget.minute(ofMicros: -1) == -1)
+    }
+
+    @Test func otherProcessesCountsArriveWithAFlush() {
+        var b = FingerprintBudget(perMinute: 10)
+        for _ in 0..<2 { #expect(b.admit("a", nowMicros: at(seconds: 1))) }
+        let minute = FingerprintBudget.minute(ofMicros: noon)
+        let sent = [BudgetDelta(fingerprint: "a", minute: minute, count: 2)]
+        // Postgres holds 9 after adding ours: the other workers took 7.
+        b.synced(sent, totals: [BudgetDelta(fingerprint: "a", minute: minute, count: 9)])
+        #expect(b.count("a", nowMicros: at(seconds: 2)) == 9)
+        #expect(b.admit("a", nowMicros: at(seconds: 2)))
+        #expect(!b.admit("a", nowMicros: at(seconds: 2)))
+        // A total from another minute does not count for this one.
+        b.synced([BudgetDelta(fingerprint: "a", minute: minute, count: 1)],
+                 totals: [BudgetDelta(fingerprint: "a", minute: minute + 1, count: 50)])
+        #expect(b.count("a", nowMicros: at(seconds: 3)) == 9)
+    }
+
+    @Test func reportsAdmittedDuringAFlushStayCounted() {
+        var b = FingerprintBudget(perMinute: 10)
+        for _ in 0..<3 { _ = b.admit("a", nowMicros: at(seconds: 1)) }
+        let minute = FingerprintBudget.minute(ofMicros: noon)
+        // The flush carried 2 of the 3; the third is still queued.
+        b.synced([BudgetDelta(fingerprint: "a", minute: minute, count: 2)],
+                 totals: [BudgetDelta(fingerprint: "a", minute: minute, count: 2)])
+        #expect(b.count("a", nowMicros: at(seconds: 1)) == 3)
+    }
+
+    @Test func deltasAreOneRowPerFingerprintForItsNewestMinute() {
+        let batch = [at(seconds: 58), at(seconds: 59), at(seconds: 61)].map {
+            QueuedBeacon(report: report("a"), receivedMicros: $0, bytes: 10)
+        } + [QueuedBeacon(report: report("b"), receivedMicros: at(seconds: 1), bytes: 10)]
+        let m = FingerprintBudget.minute(ofMicros: noon)
+        #expect(FingerprintBudget.deltas(of: batch) == [BudgetDelta(fingerprint: "a", minute: m + 1, count: 1),
+                                                        BudgetDelta(fingerprint: "b", minute: m, count: 1)])
+    }
+}
+
+@Suite struct BeaconBufferTests {
+    func buffer(maxReports: Int = 100, maxBytes: Int = 1 << 20, batch: Int = 4, maxBatch: Int = 10,
+                perMinute: Int = 1000) -> BeaconBuffer {
+        BeaconBuffer(limits: .init(maxReports: maxReports, maxBytes: maxBytes, batchReports: batch,
+                                   maxBatchReports: maxBatch, flushIntervalMicros: 50_000),
+                     perFingerprintPerMinute: perMinute)
+    }
+
+    @Test func aFlushIsDueAfterTheIntervalOrAFullBatch() {
+        var b = buffer()
+        #expect(b.flushDueMicros() == nil, "nothing waits")
+        #expect(b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 1)) == .accepted)
+        #expect(b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 1.01)) == .accepted)
+        #expect(b.flushDueMicros() == at(seconds: 1.05), "the oldest report waits at most the interval")
+        for _ in 0..<2 { _ = b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 1.02)) }
+        #expect(b.flushDueMicros() == .min, "a full batch is due at once")
+    }
+
+    @Test func batchesKeepArrivalOrderAndTheirSizeCap() {
+        var b = buffer(maxBatch: 3)
+        for i in 0..<5 { _ = b.offer(report("a", route: "/r\(i)"), bytes: 10, nowMicros: at(seconds: Double(i))) }
+        #expect(b.queuedBytes == 50)
+        let first = b.takeBatch()
+        #expect(first.reports.map(\.report.route) == ["/r0", "/r1", "/r2"])
+        #expect(first.reports.map(\.receivedMicros) == [at(seconds: 0), at(seconds: 1), at(seconds: 2)])
+        #expect(b.queuedReports == 2 && b.queuedBytes == 20)
+        _ = b.offer(report("a", route: "/r5"), bytes: 10, nowMicros: at(seconds: 5))
+        #expect(b.takeBatch().reports.map(\.report.route) == ["/r3", "/r4", "/r5"])
+        #expect(b.takeBatch().isEmpty && b.flushDueMicros() == nil)
+    }
+
+    @Test func aFullQueueRefusesAndCountsWithoutSpendingBudget() {
+        var b = buffer(maxReports: 2, perMinute: 2)
+        #expect(b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 1)) == .accepted)
+        #expect(b.offer(report("b"), bytes: 10, nowMicros: at(seconds: 1)) == .accepted)
+        #expect(b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 1)) == .queueFull)
+        #expect(b.budget.count("a", nowMicros: at(seconds: 1)) == 1)
+        let batch = b.takeBatch()
+        #expect(batch.drops.map(\.reason) == ["queue_full"] && batch.drops.map(\.count) == [1])
+        #expect(b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 1)) == .accepted, "room again after a flush")
+    }
+
+    @Test func theByteCapCountsToo() {
+        var b = buffer(maxBytes: 100)
+        #expect(b.offer(report("a"), bytes: 60, nowMicros: at(seconds: 1)) == .accepted)
+        #expect(b.offer(report("b"), bytes: 60, nowMicros: at(seconds: 1)) == .queueFull)
+        #expect(b.offer(report("c"), bytes: 40, nowMicros: at(seconds: 1)) == .accepted)
+    }
+
+    @Test func throttledReportsAreCountedAndTheirRefusalsFlushed() {
+        var b = buffer(perMinute: 1)
+        #expect(b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 15)) == .accepted)
+        #expect(b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 15)) == .throttled(retryAfterSeconds: 45))
+        b.countDrop("invalid_json", nowMicros: at(seconds: 16))
+        let batch = b.takeBatch()
+        #expect(batch.reports.count == 1)
+        #expect(batch.drops.map(\.reason) == ["fingerprint_rate", "invalid_json"])
+        #expect(batch.budget == [BudgetDelta(fingerprint: "a", minute: FingerprintBudget.minute(ofMicros: noon), count: 1)])
+        #expect(b.takeBatch().drops.isEmpty, "counts are taken once")
+    }
+
+    @Test func refusalsAloneAreFlushedWithinTheInterval() {
+        var b = buffer()
+        b.countDrop("too_large", nowMicros: at(seconds: 3))
+        #expect(b.flushDueMicros() == at(seconds: 3.05))
+        let batch = b.takeBatch()
+        #expect(batch.reports.isEmpty && !batch.isEmpty)
+        #expect(b.flushDueMicros() == nil)
+    }
+
+    @Test func committedBatchesShareTheBudget() {
+        var b = buffer(perMinute: 5)
+        _ = b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 1))
+        let batch = b.takeBatch()
+        let m = FingerprintBudget.minute(ofMicros: noon)
+        b.committed(batch, totals: [BudgetDelta(fingerprint: "a", minute: m, count: 5)])
+        #expect(b.offer(report("a"), bytes: 10, nowMicros: at(seconds: 2)) == .throttled(retryAfterSeconds: 58))
+    }
+}
+
+@Suite struct BeaconTextTests {
+    @Test func nulCharactersBecomeReplacementCharacters() throws {
+        let body = #"{"message":"a\u0000b","ws_state":"x\u0000","breadcrumbs":[{"k\u0000":"v\u0000"}]}"#
+        let r = try BeaconParser.parse(Array(body.utf8))
+        #expect(r.message == "a\u{FFFD}b")
+        #expect(r.wsState == "x\u{FFFD}")
+        #expect(r.breadcrumbs == .array([["k\u{FFFD}": "v\u{FFFD}"]]))
+    }
+}
