@@ -45,26 +45,41 @@ jsonl=$STATE/bench-beacon.jsonl
 : >"$jsonl"
 now_ns() { date +%s%N; }
 written_now() { sql "SELECT coalesce(sum(written), 0) FROM ops.frontend_log_routes"; }
+cpu_now() { python3 "$REPO/bench/stack_cpu.py" "$STATE"; }
+# wrk's JSON line plus what the stack's parts spent in CPU seconds meanwhile ("cpu").
 run() { # name seconds
-  local line
+  local line c0 c1
+  c0=$(cpu_now)
   if [ "$1" = hello ]; then
     line=$(wrk -t2 -c"$CONNECTIONS" -d"${2}s" --latency -s "$REPO/bench/report.lua" "$url/api/ops/ping" 2>&1 | sed -n 's/^BENCH_JSON //p')
   else
     line=$(wrk -t2 -c"$CONNECTIONS" -d"${2}s" --latency -s "$REPO/bench/beacon.lua" "$url/api/ops/frontend-log" 2>&1 | sed -n 's/^BENCH_JSON //p')
   fi
   [ -n "$line" ] || die "wrk produced no result for $1"
-  echo "$line"
+  c1=$(cpu_now)
+  add_json "$line" "$c0" "$c1"
+}
+add_json() { # wrk-line cpu-before cpu-after [stored nanoseconds]
+  python3 -c 'import json,sys
+r, c0, c1 = (json.loads(a) for a in sys.argv[1:4])
+r["cpu"] = {k: round(c1[k] - c0[k], 2) for k in c1}
+if len(sys.argv) > 5:
+    n, s = int(sys.argv[4]), int(sys.argv[5]) / 1e9
+    r.update(stored=n, stored_s=round(s, 3), stored_rps=round(n / s, 2))
+print(json.dumps(r, separators=(",", ":")))' "$@"
 }
 # A beacon run counts what was *stored*: the reports the route counters gained from the start
 # of wrk until the workers' queues have written every report wrk saw answered 204 (they
 # answer before writing, batches follow within OPS_BEACON_FLUSH_MS), divided by that time.
-# Prints wrk's JSON with "stored", "stored_s" (wrk's start to the last write) and
-# "stored_rps" added.
+# Adds "stored", "stored_s" (wrk's start to the last write) and "stored_rps"; "cpu" includes
+# the writes after wrk stopped.
 beacon_run() { # seconds
-  local before t0 line ok after t1 deadline
+  local before t0 c0 line ok after t1 deadline
   before=$(written_now)
+  c0=$(cpu_now)
   t0=$(now_ns)
-  line=$(run beacon "$1")
+  line=$(wrk -t2 -c"$CONNECTIONS" -d"${1}s" --latency -s "$REPO/bench/beacon.lua" "$url/api/ops/frontend-log" 2>&1 | sed -n 's/^BENCH_JSON //p')
+  [ -n "$line" ] || die "wrk produced no result for beacon"
   ok=$(sed 's/.*"ok":\([0-9]*\).*/\1/' <<<"$line")
   deadline=$(( $(now_ns) + 30000000000 ))
   while :; do
@@ -74,8 +89,7 @@ beacon_run() { # seconds
     [ "$t1" -lt "$deadline" ] || die "30 s after wrk stopped, $((after - before)) of its $ok accepted reports are stored"
     sleep 0.02
   done
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); n=int(sys.argv[2]); s=int(sys.argv[3])/1e9
-r.update(stored=n, stored_s=round(s, 3), stored_rps=round(n/s, 2)); print(json.dumps(r))' "$line" "$((after - before))" "$((t1 - t0))"
+  add_json "$line" "$c0" "$(cpu_now)" "$((after - before))" "$((t1 - t0))"
 }
 say "warming up"
 run hello 2 >/dev/null
@@ -122,6 +136,17 @@ print(f"{'hello':16} {hello:9,.0f} {med('hello','p50_us')/1000:7.2f} {med('hello
 print(f"{'beacon stored':16} {stored:9,.0f} {med('beacon','p50_us')/1000:7.2f} {med('beacon','p99_us')/1000:7.2f} "
       f"{stored/hello:6.2f}   (target >= 0.50; per-round ratios {', '.join(f'{x:.2f}' for x in ratios)})")
 print(f"{'beacon answered':16} {answered:9,.0f} {'':7} {'':7} {answered/hello:6.2f}   (204s per second of wrk, for comparison)")
+def cpu_us(name, count_key):
+    per = {k: statistics.median(r["result"]["cpu"][k] * 1e6 / max(1, r["result"][count_key]) for r in runs if r["name"] == name)
+           for k in ("nginx", "workers", "postgres")}
+    per["total"] = sum(per.values())
+    return per
+ch, cb = cpu_us("hello", "requests"), cpu_us("beacon", "stored")
+print(f"CPU per request (µs, utime+stime of the stack's processes / requests; beacon: / stored reports, writes included):")
+print(f"{'':16} {'nginx':>7} {'workers':>8} {'postgres':>9} {'total':>7}")
+for label, c in (("hello", ch), ("beacon stored", cb)):
+    print(f"{label:16} {c['nginx']:7.0f} {c['workers']:8.0f} {c['postgres']:9.0f} {c['total']:7.0f}")
+print(f"CPU ratio hello/beacon: {ch['total'] / cb['total']:.2f}   (the throughput ratio when the stack alone is CPU-bound)")
 print(f"stored/s = reports the route counters gained from wrk's start until every 204 was written "
       f"(median {med('beacon','stored_s'):.2f} s for {med('beacon','duration_us')/1e6:.0f} s of load)")
 print(f"count check: 204 answers {ok:,} (+ at most {in_flight} in flight when wrk stopped), other answers {other:,}; reports counted {int(written):,} "

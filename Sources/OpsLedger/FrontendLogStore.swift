@@ -31,7 +31,8 @@ public struct FrontendLogStore {
     /// reasons, each sorted), so concurrent flushes of several workers wait, never deadlock.
     public func write(_ batch: BeaconBatch) throws -> [BudgetDelta] {
         let reports = batch.reports
-        let r = try db.query("""
+        // Prepared: planning this statement costs more than writing a small batch.
+        let r = try db.preparedQuery("ops_frontend_log_write", """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
                                      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])

@@ -1,5 +1,5 @@
 import OpsActivity
-import OpsBeacon
+@testable import OpsBeacon
 import OpsJSON
 import Testing
 
@@ -153,5 +153,38 @@ func report(_ fingerprint: String, route: String = "/page") -> BeaconReport {
         #expect(r.message == "a\u{FFFD}b")
         #expect(r.wsState == "x\u{FFFD}")
         #expect(r.breadcrumbs == .array([["k\u{FFFD}": "v\u{FFFD}"]]))
+    }
+}
+
+@Suite struct FingerprintFastPathTests {
+    /// The byte rules must give exactly the Character rules' frames (fingerprints are versioned).
+    @Test func asciiStacksGiveTheSameFramesAsTheCharacterRules() {
+        var stacks = [
+            "TypeError: x\n    at renderRow (https://a.example/assets/table.3f9a12bc.js:10:5)\n    at Array.map (<anonymous>)\n    at main (https://a/app.js?v=1:2:1)",
+            "renderRow@https://app.example.com/assets/table.3f9a12bc.js:10:5\n@https://app.example.com/assets/app.js:2:1\n",
+            "  at  f  ( x.js:1:2 )  \n\tat g (chunk-8812ab.js:3)\nat\nat (\n@\n@:\n a@b@c \n",
+            "at x (a.b-123456.c.d:12:34:56)\nat y (..:1)\nat z (-:.)\nat w (/#?:1)\nat ()\nat )\nat ((()))",
+            "Error\r    at lone (cr.js:1:1)\r\r    at two (dd.js:2:2)",
+            "   at f (app.ABCDEF1.js:1:1)\n   at g (app.abcdef.js:1:1)\n   at h (x.1234567-abc123.js)",
+            "",
+            "no frames here at all",
+        ]
+        // Random lines from the characters that matter to the rules.
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [Character] = ["a", "t", " ", "(", ")", "@", ":", "/", ".", "-", "?", "#", "\t", "\r", "\n",
+                                     "0", "1", "2", "9", "b", "c", "f", "X", "Z", "_", "<", ">"]
+        for _ in 0..<3000 {
+            stacks.append(String((0..<Int.random(in: 0..<60, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }))
+        }
+        func hasCRLF(_ s: String) -> Bool { zip(s.utf8, s.utf8.dropFirst()).contains { $0 == 13 && $1 == 10 } }
+        for s in stacks where !s.utf8.contains(where: { $0 >= 0x80 }) && !hasCRLF(s) {
+            #expect(Fingerprint.asciiTopFrames(s) == Fingerprint.characterTopFrames(s), "stack: \(s.debugDescription)")
+        }
+    }
+
+    @Test func otherStacksTakeTheCharacterRules() {
+        #expect(Fingerprint.asciiTopFrames("at f (a.js:1:1)\r\nat g (b.js:1:1)") == nil)
+        #expect(Fingerprint.asciiTopFrames("at fé (a.js:1:1)") == nil)
+        #expect(Fingerprint.topFrames("at fé (a.js:1:1)") == ["fé@a.js"])
     }
 }
