@@ -61,7 +61,7 @@ public enum BeaconParser {
             guard s.count <= max else {
                 throw BeaconRejection(status: 400, code: "invalid_field", message: "'\(key)' is longer than \(max) characters.")
             }
-            return s.isEmpty ? nil : withoutNUL(s)
+            return s.isEmpty ? nil : s
         }
         let message = try string("message", max: 4000)
         let stack = try string("stack", max: 12_000)
@@ -79,7 +79,7 @@ public enum BeaconParser {
             if let n = ws.intValue, (0..<4).contains(n) {
                 report.wsState = BeaconReport.readyStates[Int(n)]
             } else if let s = ws.stringValue, s.count <= 32 {
-                report.wsState = withoutNUL(s)
+                report.wsState = s
             } else {
                 throw BeaconRejection(status: 400, code: "invalid_field",
                                       message: "'ws_state' must be a WebSocket readyState (0-3) or a short string.")
@@ -102,26 +102,9 @@ public enum BeaconParser {
             guard let list = crumbs.arrayValue else {
                 throw BeaconRejection(status: 400, code: "invalid_field", message: "'breadcrumbs' must be an array.")
             }
-            report.breadcrumbs = withoutNUL(.array(Array(list.suffix(BeaconReport.maxBreadcrumbs))))
+            report.breadcrumbs = .array(Array(list.suffix(BeaconReport.maxBreadcrumbs)))
         }
         return report
-    }
-
-    /// Postgres text (and jsonb) cannot hold U+0000: it is stored as U+FFFD.
-    static func withoutNUL(_ s: String) -> String {
-        guard s.utf8.contains(0) else { return s }
-        var out = String.UnicodeScalarView()
-        for c in s.unicodeScalars { out.append(c == "\u{0}" ? "\u{FFFD}" : c) }
-        return String(out)
-    }
-
-    static func withoutNUL(_ json: JSON) -> JSON {
-        switch json {
-        case .string(let s): return .string(withoutNUL(s))
-        case .array(let a): return .array(a.map(withoutNUL))
-        case .object(let o): return .object(JSONObject(o.entries.map { (key: withoutNUL($0.key), value: withoutNUL($0.value)) }))
-        default: return json
-        }
     }
 }
 
