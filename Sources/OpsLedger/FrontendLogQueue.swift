@@ -48,9 +48,10 @@ public final class FrontendLogQueue: @unchecked Sendable {
         pthread_mutex_lock(&mutex)
         let admission = buffer.offer(report, bytes: bytes, nowMicros: now)
         // The flusher sleeps until the oldest report's deadline, or without one when nothing
-        // waits: wake it for the first report and when a batch is full.
+        // waits: wake it for the first report, when a batch is full, and for a refusal (its
+        // count may be the only thing waiting).
         let waiting = buffer.queuedReports
-        if admission == .accepted && (waiting == 1 || waiting == buffer.limits.batchReports) {
+        if admission != .accepted || waiting == 1 || waiting == buffer.limits.batchReports {
             pthread_cond_broadcast(&cond)
         }
         pthread_mutex_unlock(&mutex)
