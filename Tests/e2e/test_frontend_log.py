@@ -307,3 +307,15 @@ def test_a_full_queue_refuses_with_503_and_counts_the_drop(own_worker, ops):
     stop(proc, log)
     assert listing(ops, route=f"/{t}/page", since="5m")["received_total"] == 5
     assert drops(ops).get("queue_full", 0) == before + 2
+
+
+def test_a_refusal_is_counted_while_no_report_waits(own_worker, ops):
+    """A throttled report when the queue is empty: its drop count is written on its own."""
+    proc, sock, log = own_worker(OPS_BEACON_FINGERPRINT_PER_MIN=1)
+    t = tag()
+    assert post_to(sock, report(t, stack=stack_of(f"one_{t}"))).status == 204
+    written(ops, f"/{t}/page", 1)
+    before = drops(ops).get("fingerprint_rate", 0)
+    resp = post_to(sock, report(t, stack=stack_of(f"one_{t}")))
+    assert resp.status == 429, resp
+    dropped(ops, "fingerprint_rate", before + 1)
