@@ -1,6 +1,7 @@
 import OpsActivity
 import OpsConfig
 import OpsHTTP
+import OpsLedger
 import OpsLog
 import OpsLogTail
 import OpsPostgres
@@ -16,8 +17,12 @@ public final class AppContext {
     public let database: DatabaseSession
     let authenticator: Authenticator
     public let cachePolicy: CachePolicy
+    /// The process's browser-report queue (shared by its accept threads); nil where the
+    /// process does not take reports.
+    public let beacons: FrontendLogQueue?
 
-    public init(config: Config, logger: Logger, applicationName: String) {
+    public init(config: Config, logger: Logger, applicationName: String, beacons: FrontendLogQueue? = nil) {
+        self.beacons = beacons
         self.config = config
         self.logger = logger
         self.database = DatabaseSession(url: config.databaseURL, applicationName: applicationName,

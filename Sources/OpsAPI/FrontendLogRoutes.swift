@@ -7,29 +7,33 @@ import OpsLedger
 enum FrontendLogRoutes {
     /// `POST /api/ops/frontend-log` (public, rate-limited per client by nginx): a
     /// `navigator.sendBeacon` body (`text/plain` or JSON) holding one JSON object. 204 once the
-    /// report is committed; 413 over the size cap, 400 for anything but a valid object, 429
-    /// with `Retry-After` when its fingerprint is over its per-minute budget. Every refusal is
-    /// counted by reason.
+    /// report is in the worker's queue (written within the flush interval, see
+    /// `FrontendLogQueue`); 413 over the size cap, 400 for anything but a valid object, 429
+    /// with `Retry-After` when its fingerprint is over its per-minute budget, 503 with
+    /// `Retry-After` when the queue is full. Every refusal is counted by reason.
     static func ingest(_ request: Request, _ context: AppContext) throws -> Response {
+        guard let queue = context.beacons else {
+            throw APIError(status: 503, code: "beacons_unavailable", message: "This process does not take browser reports.")
+        }
         let report: BeaconReport
         do {
             report = try BeaconParser.parse(request.body, maxBytes: context.config.beaconMaxBytes)
         } catch {
-            try? context.database.run { try FrontendLogStore(connection: $0).countDrop(error.code) }
+            queue.countDrop(error.code)
             throw APIError(status: error.status, code: error.code == "too_large" ? "body_too_large" : error.code,
                            message: error.message)
         }
-        let outcome = try context.database.run {
-            try FrontendLogStore(connection: $0).store(report, perFingerprintPerMinute: context.config.beaconPerFingerprintPerMinute)
-        }
-        switch outcome {
-        case .stored:
+        switch queue.offer(report, bytes: request.body.count) {
+        case .accepted:
             return .noContent()
         case .throttled(let seconds):
-            try? context.database.run { try FrontendLogStore(connection: $0).countDrop("fingerprint_rate") }
             throw APIError(status: 429, code: "rate_limited",
                            message: "This error (fingerprint \(report.fingerprint)) was reported more than \(context.config.beaconPerFingerprintPerMinute) times this minute; the rest of the minute's reports are counted, not stored.",
                            headers: [HTTPHeader("Retry-After", String(seconds))])
+        case .queueFull:
+            throw APIError(status: 503, code: "queue_full",
+                           message: "Reports arrive faster than the database takes them; this one was counted, not stored.",
+                           headers: [HTTPHeader("Retry-After", "1")])
         }
     }
 

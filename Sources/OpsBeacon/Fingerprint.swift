@@ -24,6 +24,11 @@ public enum Fingerprint {
     /// The first `framesUsed` frames of a Chrome (`    at fn (url:1:2)`) or Firefox/Safari
     /// (`fn@url:1:2`) stack, as `fn@file`.
     public static func topFrames(_ stack: String) -> [String] {
+        asciiTopFrames(stack) ?? characterTopFrames(stack)
+    }
+
+    /// `topFrames` on Characters: the definition, for stacks `asciiTopFrames` does not take.
+    static func characterTopFrames(_ stack: String) -> [String] {
         var out: [String] = []
         for raw in stack.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
             guard out.count < framesUsed else { break }

@@ -70,6 +70,12 @@ public struct Config: Equatable, Sendable {
     /// Reports of one error fingerprint stored per minute; the rest are refused with 429
     /// (`OPS_BEACON_FINGERPRINT_PER_MIN`).
     public var beaconPerFingerprintPerMinute: Int
+    /// Reports a worker process holds in memory before they are written; beyond it reports
+    /// are refused with 503 `queue_full` (`OPS_BEACON_QUEUE`).
+    public var beaconQueueReports: Int
+    /// The longest a report waits in a worker's memory before its batch is written
+    /// (`OPS_BEACON_FLUSH_MS`).
+    public var beaconFlushMillis: Int
     /// JSON allowlist of the log files `GET /api/ops/logs` may read; empty = Debian's usual
     /// places (`OPS_LOG_SOURCES`).
     public var logSourcesPath: String
@@ -109,6 +115,8 @@ public struct Config: Equatable, Sendable {
         discordDigestCron: "0 8 * * *",
         beaconMaxBytes: 16_384,
         beaconPerFingerprintPerMinute: 60,
+        beaconQueueReports: 4096,
+        beaconFlushMillis: 50,
         logSourcesPath: "",
         bundleMaxBytes: 8 << 20
     )
@@ -196,6 +204,8 @@ public struct Config: Equatable, Sendable {
         if let v = value("DISCORD_DAILY_DIGEST_CRON") { c.discordDigestCron = v }
         if let v = try int("OPS_BEACON_MAX_BYTES", 256...1_048_576) { c.beaconMaxBytes = v }
         if let v = try int("OPS_BEACON_FINGERPRINT_PER_MIN", 1...1_000_000) { c.beaconPerFingerprintPerMinute = v }
+        if let v = try int("OPS_BEACON_QUEUE", 1...1_000_000) { c.beaconQueueReports = v }
+        if let v = try int("OPS_BEACON_FLUSH_MS", 1...60_000) { c.beaconFlushMillis = v }
         if let v = value("OPS_LOG_SOURCES") { c.logSourcesPath = v }
         if let v = try int("OPS_BUNDLE_MAX_BYTES", 65_536...(256 << 20)) { c.bundleMaxBytes = v }
         return c

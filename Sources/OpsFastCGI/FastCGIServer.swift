@@ -47,6 +47,9 @@ public final class FastCGIServer {
     let makeHandler: HandlerFactory
     var listenFD: Int32 = -1
     let finished = Counter()
+    /// When SIGTERM/SIGINT arrived (`Timestamp.monotonicMillis`), for what the process does
+    /// after `run` returns within the same grace period.
+    public private(set) var stopSignalledAtMillis: Double?
 
     public init(options: Options, logger: Logger, makeHandler: @escaping HandlerFactory) {
         self.options = options
@@ -86,6 +89,7 @@ public final class FastCGIServer {
         var received: Int32 = 0
         sigwait(&signals, &received)
         let started = Timestamp.monotonicMillis()
+        stopSignalledAtMillis = started
         logger.info("stopping: no new connections, finishing requests in flight",
                     [("signal", .int(Int64(received)))])
         unlink(options.socketPath)

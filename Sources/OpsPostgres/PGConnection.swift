@@ -54,6 +54,25 @@ public final class PGConnection {
         return try checked(raw)
     }
 
+    /// Names prepared on this connection (`preparedQuery`).
+    private var prepared: Set<String> = []
+
+    /// Like `query`, but the statement is parsed and planned once per connection (prepared
+    /// under `name`) and afterwards only executed: for a statement run often whose planning
+    /// costs more than its execution. `name` must stand for the same `sql` for the life of
+    /// the program; a new connection prepares it anew.
+    @discardableResult
+    public func preparedQuery(_ name: String, _ sql: String, _ parameters: [String?] = []) throws -> PGResult {
+        if !prepared.contains(name) {
+            _ = try checked(PQprepare(handle, name, sql, Int32(parameters.count), nil))
+            prepared.insert(name)
+        }
+        let raw: OpaquePointer? = withOptionalCStringArray(parameters) { params in
+            PQexecPrepared(handle, name, Int32(parameters.count), params, nil, nil, 0)
+        }
+        return try checked(raw)
+    }
+
     /// Runs a script of several statements without parameters (migrations only: their SQL
     /// is part of the program, never input).
     public func executeScript(_ sql: String) throws {

@@ -4,6 +4,9 @@ import OpsAPI
 import OpsLedger
 import OpsFastCGI
 import OpsHTTP
+import OpsLog
+import OpsBeacon
+import OpsPostgres
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,8 +34,19 @@ struct FcgiCommand: ParsableCommand {
                                             backlog: config.fcgiBacklog, maxBodyBytes: config.maxBodyBytes,
                                             shutdownGraceSeconds: config.shutdownGraceSeconds)
         let router = Routes.router()
+        // Browser reports: queued by the accept threads, written in batches by one flusher.
+        let beacons = FrontendLogQueue(
+            limits: BeaconBuffer.Limits(maxReports: config.beaconQueueReports, maxBytes: 32 << 20,
+                                        batchReports: 500, maxBatchReports: 2000,
+                                        flushIntervalMicros: Int64(config.beaconFlushMillis) * 1000),
+            perFingerprintPerMinute: config.beaconPerFingerprintPerMinute,
+            session: DatabaseSession(url: config.databaseURL, applicationName: "opsplane-fcgi-beacons",
+                                     connectTimeoutSeconds: config.dbConnectTimeoutSeconds,
+                                     statementTimeoutMillis: config.dbStatementTimeoutMillis),
+            logger: logger)
         let server = FastCGIServer(options: options, logger: logger) { index in
-            let context = AppContext(config: config, logger: logger, applicationName: "opsplane-fcgi-\(index)")
+            let context = AppContext(config: config, logger: logger, applicationName: "opsplane-fcgi-\(index)",
+                                     beacons: beacons)
             return Application(router: router, context: context).handle
         }
         // SIGTERM/SIGINT are blocked before any thread starts, so that only the server's
@@ -48,11 +62,18 @@ struct FcgiCommand: ParsableCommand {
                                                             cheapMillis: Double(config.cacheCheapMillis)),
                                         logger: logger)
         _ = try startThread { refresher.run() }
+        let flusher = try startThread { beacons.runFlusher() }
         do {
             try server.run()
         } catch let error as FastCGIServer.StartError {
             logger.error("worker could not start", [("error", .string(error.description))])
             throw ExitCode(1)
+        }
+        // The accept threads have stopped: write every queued report before exiting.
+        // Within what is left of the grace period (at least a second).
+        let spent = server.stopSignalledAtMillis.map { (Timestamp.monotonicMillis() - $0) / 1000 } ?? 0
+        if beacons.drain(seconds: max(1, Double(config.shutdownGraceSeconds) - spent)) == 0 {
+            pthread_join(flusher, nil)
         }
     }
 }

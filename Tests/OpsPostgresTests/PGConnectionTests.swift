@@ -23,6 +23,20 @@ struct PGConnectionTests {
         #expect(r.string(0, 1) == nil)
     }
 
+    @Test func preparedStatementsRunAgainWithNewParameters() throws {
+        let db = try TestDatabase()
+        let c = try PGConnection(url: db.url)
+        let hostile = "x'); DROP TABLE t; --"
+        for (i, v) in ["a", hostile, "c"].enumerated() {
+            let r = try c.preparedQuery("echo", "SELECT $1::text, $2::int + 1", [v, String(i)])
+            #expect(r.string(0, 0) == v)
+            #expect(r.int(0, 1) == Int64(i + 1))
+        }
+        // A statement refused at execution leaves the prepared one usable.
+        #expect(throws: PGError.self) { try c.preparedQuery("echo", "SELECT $1::text, $2::int + 1", ["a", "not a number"]) }
+        #expect(try c.preparedQuery("echo", "SELECT $1::text, $2::int + 1", ["b", "1"]).string(0, 0) == "b")
+    }
+
     @Test func sessionIsUTC() throws {
         let db = try TestDatabase()
         let c = try PGConnection(url: db.url)

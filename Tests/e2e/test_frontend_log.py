@@ -4,15 +4,21 @@ and GET /api/ops/frontend-logs (admin): storage, grouping, limits, the ring buff
 Every test uses route templates and messages of its own (a random tag), so tests do not see
 each other's reports. Reports go through nginx, whose per-client limit (20/s, burst 40) is
 met by spreading bursts over loopback addresses of their own.
+
+A worker answers 204 once a report is in its queue and writes it within OPS_BEACON_FLUSH_MS
+(50 ms), so the tests wait for the route's counter (`received_total`) or the drop counter
+before they read.
 """
 
 import json
 import secrets
+import signal
 
 import pytest
 
+import fcgi_client
 import helpers
-from activity_helpers import Ops
+from activity_helpers import Ops, eventually
 
 BEACON = "/api/ops/frontend-log"
 LIST = "/api/ops/frontend-logs"
@@ -66,13 +72,32 @@ def drops(ops):
     return listing(ops, since="1m", limit=1)["dropped"]
 
 
+def written(ops, route, n, timeout=5):
+    """Waits until `route`'s counter holds `n` reports (the workers write within the flush
+    interval after answering), then returns the listing of the route."""
+    def check():
+        answer = listing(ops, route=route, since="1h", limit=500)
+        assert answer["received_total"] >= n, f"{answer['received_total']} of {n} reports of {route} written"
+        return answer
+    return eventually(check, timeout=timeout)
+
+
+def dropped(ops, reason, n, timeout=5):
+    """Waits until the drop counter of `reason` reaches `n`; returns the counts."""
+    def check():
+        counts = drops(ops)
+        assert counts.get(reason, 0) >= n, f"drop counter {reason}: {counts.get(reason, 0)}, expected {n}"
+        return counts
+    return eventually(check, timeout=timeout)
+
+
 def test_a_text_plain_beacon_is_stored_as_sent(base_url, ops):
     t = tag()
     hostile = "<img src=x onerror=alert(1)> '; DROP TABLE ops.runs; -- ../../etc/passwd"
     resp = Sender(base_url).post(report(t, message=hostile, stack=stack_of("render"), type="TypeError",
                                         breadcrumbs=[{"t": "nav", "to": f"/{t}/page"}]))
     assert resp.status_code == 204, f"a sendBeacon-style text/plain report: {helpers.describe(resp)}"
-    entries = listing(ops, route=f"/{t}/page", since="5m")["entries"]
+    entries = written(ops, f"/{t}/page", 1)["entries"]
     assert len(entries) == 1, f"expected the one report for /{t}/page: {entries!r}"
     e = entries[0]
     assert e["message"] == hostile and e["route"] == f"/{t}/page" and e["build_hash"] == "build-1", e
@@ -86,7 +111,7 @@ def test_a_json_body_and_an_id_in_the_route_are_accepted(base_url, ops):
     t = tag()
     resp = Sender(base_url).post(report(t, route=f"https://app.example/{t}/items/4411?tab=2"), "application/json")
     assert resp.status_code == 204, helpers.describe(resp)
-    entries = listing(ops, route=f"/{t}/items/:id", since="5m")["entries"]
+    entries = written(ops, f"/{t}/items/:id", 1)["entries"]
     assert [e["route"] for e in entries] == [f"/{t}/items/:id"], entries
     # The route filter takes a raw path too and reduces it the same way.
     assert len(listing(ops, route=f"/{t}/items/977", since="5m")["entries"]) == 1
@@ -100,6 +125,7 @@ def test_the_same_error_from_two_builds_forms_one_group(base_url, ops):
         assert resp.status_code == 204, helpers.describe(resp)
     resp = s.post(report(t, stack=stack_of(f"other_{t}")))
     assert resp.status_code == 204, helpers.describe(resp)
+    written(ops, f"/{t}/page", 4)
     groups = listing(ops, route=f"/{t}/page", since="5m", group=1)["groups"]
     assert [g["count"] for g in groups] == [3, 1], f"expected groups of 3 and 1: {groups!r}"
     big = groups[0]
@@ -113,6 +139,7 @@ def test_messages_without_stacks_group_with_numbers_stripped(base_url, ops):
     s = Sender(base_url)
     for n in (4411, 97):
         assert s.post(report(t, message=f"Item {n} not found ({t})")).status_code == 204
+    written(ops, f"/{t}/page", 2)
     groups = listing(ops, route=f"/{t}/page", since="5m", group=1)["groups"]
     assert [g["count"] for g in groups] == [2], groups
 
@@ -129,7 +156,7 @@ def test_bad_reports_are_refused_and_counted(base_url, ops, body, status, code):
     before = drops(ops).get(reason, 0)
     resp = Sender(base_url).post(body)
     helpers.assert_error_envelope(resp, status, code)
-    assert drops(ops).get(reason, 0) == before + 1, f"drop counter {reason} did not grow"
+    assert dropped(ops, reason, before + 1).get(reason, 0) == before + 1, f"drop counter {reason} grew by more than one"
 
 
 def test_an_error_storm_is_capped_per_fingerprint_with_retry_after(base_url, ops):
@@ -150,9 +177,9 @@ def test_an_error_storm_is_capped_per_fingerprint_with_retry_after(base_url, ops
     retry = int(throttled.headers.get("retry-after", "0"))
     assert 1 <= retry <= 60, f"Retry-After {retry!r}"
     assert set(statuses[:-1]) == {204}, f"before the 429 every report should be stored: {statuses}"
-    stored = len(listing(ops, route=f"/{t}/page", since="5m", limit=500)["entries"])
+    stored = len(written(ops, f"/{t}/page", len(statuses) - 1)["entries"])
     assert stored == len(statuses) - 1 and 60 <= stored <= 120, f"{stored} stored of {len(statuses)} sent"
-    assert drops(ops).get("fingerprint_rate", 0) >= before + 1
+    dropped(ops, "fingerprint_rate", before + 1)
     # Another error on the same page is not held back by the storm.
     assert s.post(report(t, stack=stack_of(f"calm_{t}"))).status_code == 204
 
@@ -163,7 +190,7 @@ def test_the_ring_keeps_the_last_500_reports_of_a_route(base_url, ops):
     for i in range(510):
         resp = s.post(report(t, stack=stack_of(f"fn_{t}_{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}"), message=f"r{i}"))
         assert resp.status_code == 204, f"report {i}: {helpers.describe(resp)}"
-    answer = listing(ops, route=f"/{t}/page", since="1h", limit=500)
+    answer = written(ops, f"/{t}/page", 510)
     entries = answer["entries"]
     assert len(entries) == 500, f"{len(entries)} entries kept"
     assert answer["received_total"] == 510 and answer["evicted"] == 10, answer
@@ -178,6 +205,7 @@ def test_since_filters_by_receive_time(base_url, ops):
     s = Sender(base_url)
     for i in range(2):
         assert s.post(report(t, message=f"{t} report {i}", stack=stack_of(f"since{i}_{t}"))).status_code == 204
+    written(ops, f"/{t}/page", 2)
     ops.sql("UPDATE ops.frontend_logs SET received_at = now() - interval '10 minutes' "
             "WHERE route = :'r' AND seq = 1", r=f"/{t}/page")
     assert len(listing(ops, route=f"/{t}/page", since="5m")["entries"]) == 1
@@ -200,13 +228,16 @@ def test_routes_beyond_the_cap_share_the_other_slots(base_url, ops):
         assert ops.sql("SELECT count(*) >= 200 FROM ops.frontend_log_routes") == "t"
         resp = Sender(base_url).post(report(t, route=f"/{t}/new-page"))
         assert resp.status_code == 204, helpers.describe(resp)
-        other = [e for e in listing(ops, route="(other)", since="5m", limit=500)["entries"] if t in e["message"]]
-        assert len(other) == 1 and other[0]["route"] == "(other)", other
+
+        def in_other():
+            other = [e for e in listing(ops, route="(other)", since="5m", limit=500)["entries"] if t in e["message"]]
+            assert len(other) == 1 and other[0]["route"] == "(other)", other
+        eventually(in_other, timeout=5)
         assert ops.sql("SELECT count(*) FROM ops.frontend_log_routes WHERE route = :'r'", r=f"/{t}/new-page") == "0"
         # A route that already has a ring keeps it.
         ops.sql("INSERT INTO ops.frontend_log_routes (route) VALUES (:'r')", r=known)
         assert Sender(base_url).post(report(t, route=known)).status_code == 204
-        assert len(listing(ops, route=known, since="5m")["entries"]) == 1
+        assert len(written(ops, known, 1)["entries"]) == 1
     finally:
         ops.sql("DELETE FROM ops.frontend_log_routes WHERE route LIKE '/zz-cap-' || :'t' || '-%'", t=t)
 
@@ -226,3 +257,65 @@ def test_nginx_limits_each_client_address(base_url):
             break
     assert statuses[-1] == 429, f"80 reports in a burst from one address were all accepted: {statuses}"
     assert statuses.count(204) >= 40, f"the burst of 40 should pass first: {statuses}"
+
+
+# --- the worker's queue -------------------------------------------------------------------------
+
+def post_to(sock, body):
+    return fcgi_client.request(str(sock), "POST", BEACON, headers={"Content-Type": "text/plain;charset=UTF-8"},
+                               body=json.dumps(body).encode())
+
+
+def stop(proc, log):
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(15)
+    assert code == 0, f"worker exited with {code} after SIGTERM; log:\n{helpers.tail(log)}"
+
+
+def test_sigterm_writes_every_queued_report_before_the_worker_exits(own_worker, ops):
+    """A report answered 204 is in the worker's memory until its batch is written; SIGTERM
+    writes the queue out before the process exits. A flush interval of a minute keeps the
+    reports queued until the signal."""
+    proc, sock, log = own_worker(OPS_BEACON_FLUSH_MS=60000)
+    t = tag()
+    for i in range(30):
+        resp = post_to(sock, report(t, message=f"queued {i}", stack=stack_of(f"q_{t}")))
+        assert resp is not None and resp.status == 204, resp
+    assert listing(ops, route=f"/{t}/page", since="5m")["received_total"] == 0, \
+        "with a 60 s flush interval nothing should be written before the signal"
+    stop(proc, log)
+    answer = listing(ops, route=f"/{t}/page", since="5m", limit=500)
+    assert answer["received_total"] == 30 and len(answer["entries"]) == 30, \
+        f"{answer['received_total']} of 30 queued reports written at SIGTERM; log:\n{helpers.tail(log)}"
+    assert sorted(e["message"] for e in answer["entries"]) == sorted(f"queued {i}" for i in range(30))
+
+
+def test_a_full_queue_refuses_with_503_and_counts_the_drop(own_worker, ops):
+    proc, sock, log = own_worker(OPS_BEACON_FLUSH_MS=60000, OPS_BEACON_QUEUE=5)
+    t = tag()
+    before = drops(ops).get("queue_full", 0)
+    statuses = []
+    refused = None
+    for i in range(7):
+        resp = post_to(sock, report(t, message=f"q{i}", stack=stack_of(f"full{i}_{t}")))
+        statuses.append(resp.status)
+        if resp.status != 204:
+            refused = resp
+    assert statuses == [204] * 5 + [503] * 2, f"a queue of 5 reports: {statuses}"
+    body = refused.json()
+    assert body["error"]["code"] == "queue_full" and refused.headers.get("retry-after") == "1", refused
+    stop(proc, log)
+    assert listing(ops, route=f"/{t}/page", since="5m")["received_total"] == 5
+    assert drops(ops).get("queue_full", 0) == before + 2
+
+
+def test_a_refusal_is_counted_while_no_report_waits(own_worker, ops):
+    """A throttled report when the queue is empty: its drop count is written on its own."""
+    proc, sock, log = own_worker(OPS_BEACON_FINGERPRINT_PER_MIN=1)
+    t = tag()
+    assert post_to(sock, report(t, stack=stack_of(f"one_{t}"))).status == 204
+    written(ops, f"/{t}/page", 1)
+    before = drops(ops).get("fingerprint_rate", 0)
+    resp = post_to(sock, report(t, stack=stack_of(f"one_{t}")))
+    assert resp.status == 429, resp
+    dropped(ops, "fingerprint_rate", before + 1)

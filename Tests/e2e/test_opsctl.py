@@ -394,6 +394,10 @@ def test_frontend_logs_json_and_plain(stack, tokens, admin):
                                    headers={"Content-Type": "text/plain;charset=UTF-8"}, body=body,
                                    source=helpers.fresh_client_address())
         assert resp.status_code == 204, helpers.describe(resp)
+    # Both reports are written within the workers' flush interval after their 204.
+    helpers.wait_until(lambda: api_json(stack, tokens["admin"], "/api/ops/frontend-logs",
+                                        {"since": "5m", "route": route})["received_total"] == 2,
+                       5, what="the two reports written")
     mine = out_json(run_opsctl("frontend-logs", "--since", "5m", "--route", route, env=admin))
     api = api_json(stack, tokens["admin"], "/api/ops/frontend-logs", {"since": "5m", "route": route})
     assert mine == api, f"opsctl frontend-logs differs from the API:\n{mine}\n{api}"

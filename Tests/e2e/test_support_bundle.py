@@ -11,7 +11,7 @@ import pytest
 
 import fcgi_client
 import helpers
-from activity_helpers import Ops
+from activity_helpers import Ops, eventually
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,10 @@ def test_secrets_are_redacted_everywhere(ops, base_url, stack):
                        "route": "/bundle-redaction"}).encode()
     resp = helpers.raw_request(base_url, "POST", "/api/ops/frontend-log", headers={"Content-Type": "text/plain"}, body=body)
     assert resp.status_code == 204, helpers.describe(resp)
+
+    def report_written():  # within the workers' flush interval after the 204
+        assert ops.sql("SELECT count(*) FROM ops.frontend_logs WHERE message LIKE '%' || :'h' || '%'", h=hook) == "1"
+    eventually(report_written, timeout=5)
     bundle, text = download(ops)
     for secret in (token[4:], pw, hook, stack.env["OPS_ADMIN_TOKEN"][4:], stack.env["OPS_INGEST_TOKEN"][4:]):
         assert secret not in text, f"a secret survived in the bundle: {secret[:6]}…"
