@@ -9,8 +9,8 @@ import Glibc
 /// them. Every worker process runs one; a session advisory lock lets only one of them work
 /// at a time (the others stand by and take over if it stops). Each round it recomputes the
 /// answers read in the last minute whose data changed or that are older than 3/4 of the
-/// maximum age, oldest first. It runs for the life of its process (a worker's threads
-/// are not joined on exit either).
+/// maximum age, oldest first, then pauses as long as the round took. It runs for the life
+/// of its process (a worker's threads are not joined on exit either).
 public final class AnswerRefresher: @unchecked Sendable {
     static let lockKey = "7286412098152"
     let databaseURL: String
@@ -28,14 +28,23 @@ public final class AnswerRefresher: @unchecked Sendable {
     public func run() -> Never {
         while true {
             do {
+                let start = Timestamp.monotonicMillis()
                 let worked = try round()
-                usleep(worked ? 50_000 : 250_000)
+                usleep(worked ? Self.pauseMicros(afterMillis: Timestamp.monotonicMillis() - start) : 250_000)
             } catch {
                 connection = nil
                 holdsLock = false
                 usleep(1_000_000)
             }
         }
+    }
+
+    /// The pause after a round that recomputed: as long as the round took (50 ms to 5 s), so
+    /// the refresher keeps at most about half of one core busy. Without it, a steady stream of
+    /// ingest (every batch changes the data) kept it recomputing back to back: at 1M runs today
+    /// one core of Postgres spent on summary/top/timeseries, taken from ingest.
+    static func pauseMicros(afterMillis spent: Double) -> UInt32 {
+        UInt32(min(5_000, max(50, spent)) * 1000)
     }
 
     /// One pass; true when it recomputed something.
