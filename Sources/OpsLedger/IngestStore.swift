@@ -92,7 +92,11 @@ public struct IngestStore {
     /// rest (updates, replays, a run another batch inserted first) are read, locked and merged.
     func storeRuns(_ runs: [RunRecord], _ events: inout [(type: String, data: JSON)]) throws -> Int {
         guard !runs.isEmpty else { return 0 }
-        let sorted = runs.sorted { $0.runID < $1.runID }
+        // One record per id (the last), as the route already guarantees: the insert below
+        // would otherwise take the first and report both as new.
+        var byID: [String: RunRecord] = [:]
+        for r in runs { byID[r.runID] = r }
+        let sorted = byID.values.sorted { $0.runID < $1.runID }
         let fresh = sorted.map { RunMerge.merge(stored: nil, incoming: $0) }
         let ins = try db.query("""
             INSERT INTO ops.runs (run_id, agent_id, user_id, status, created_at, started_at, finished_at,
