@@ -15,16 +15,16 @@ public struct EventLog {
     @discardableResult
     public func append(_ events: [(type: String, data: JSON)]) throws -> Int64? {
         guard !events.isEmpty else { return nil }
+        // One round trip: the rows, then the NOTIFY of their newest id (sent at commit).
         let r = try db.query("""
             WITH ins AS (
                 INSERT INTO ops.events (type, data)
                 SELECT t, d FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS e(t, d, n) ORDER BY n
                 RETURNING id
-            )
-            SELECT max(id) FROM ins
-            """, [PGArray.literal(events.map { Optional($0.type) }), PGArray.literal(events.map { Optional($0.data.serialized()) })])
-        let last = r.int(0, 0)
-        if let last { try db.query("SELECT pg_notify($1, $2)", [Self.channel, String(last)]) }
-        return last
+            ), newest AS (SELECT max(id) AS id FROM ins)
+            SELECT id, pg_notify($3, id::text) FROM newest WHERE id IS NOT NULL
+            """, [PGArray.literal(events.map { Optional($0.type) }), PGArray.literal(events.map { Optional($0.data.serialized()) }),
+                  Self.channel])
+        return r.rowCount > 0 ? r.int(0, 0) : nil
     }
 }

@@ -87,9 +87,40 @@ public struct IngestStore {
 
     // MARK: runs
 
+    /// Runs not stored yet (nearly every record of a busy host) are inserted in one statement
+    /// without reading first: `ON CONFLICT DO NOTHING RETURNING` tells which were new. Only the
+    /// rest (updates, replays, a run another batch inserted first) are read, locked and merged.
     func storeRuns(_ runs: [RunRecord], _ events: inout [(type: String, data: JSON)]) throws -> Int {
         guard !runs.isEmpty else { return 0 }
-        let sorted = runs.sorted { $0.runID < $1.runID }
+        // One record per id (the last), as the route already guarantees: the insert below
+        // would otherwise take the first and report both as new.
+        var byID: [String: RunRecord] = [:]
+        for r in runs { byID[r.runID] = r }
+        let sorted = byID.values.sorted { $0.runID < $1.runID }
+        let fresh = sorted.map { RunMerge.merge(stored: nil, incoming: $0) }
+        let ins = try db.query("""
+            INSERT INTO ops.runs (run_id, agent_id, user_id, status, created_at, started_at, finished_at,
+                                  duration_ms, model, prompt_tokens, completion_tokens, cost_usd, error)
+            \(Self.unnestRuns)
+            ON CONFLICT (run_id) DO NOTHING
+            RETURNING run_id
+            """, Self.runParameters(fresh.map(\.row)))
+        var inserted = Set<String>(minimumCapacity: ins.rowCount)
+        for i in 0..<ins.rowCount { if let id = ins.string(i, 0) { inserted.insert(id) } }
+        var stored: [RunRecord] = []
+        for (run, m) in zip(sorted, fresh) {
+            if inserted.contains(run.runID) {
+                if let e = m.event { events.append(Self.runEvent(e, m.row)) }
+            } else {
+                stored.append(run)
+            }
+        }
+        return inserted.count + (try mergeStoredRuns(stored, &events))
+    }
+
+    /// Runs that exist already: locked in id order, merged, written back when changed.
+    func mergeStoredRuns(_ sorted: [RunRecord], _ events: inout [(type: String, data: JSON)]) throws -> Int {
+        guard !sorted.isEmpty else { return 0 }
         let r = try db.query("""
             SELECT run_id, agent_id, user_id, status, \(micros("created_at")), \(micros("started_at")),
                    \(micros("finished_at")), duration_ms, model, prompt_tokens, completion_tokens, cost_usd, error
@@ -109,13 +140,7 @@ public struct IngestStore {
             let m = RunMerge.merge(stored: stored[run.runID], incoming: run)
             guard m.changed else { continue }
             rows.append(m.row)
-            if let e = m.event {
-                let row = m.row
-                events.append((e, ["type": .string(e), "run_id": .string(row.runID), "agent_id": .string(row.agentID),
-                                   "user_id": .from(row.userID), "status": .string(row.status.rawValue),
-                                   "duration_ms": .from(row.durationMs), "cost_usd": .from(row.costUSD),
-                                   "model": .from(row.model), "error": .from(row.error.map { String($0.prefix(500)) })]))
-            }
+            if let e = m.event { events.append(Self.runEvent(e, m.row)) }
         }
         guard !rows.isEmpty else { return 0 }
         // The WHERE keeps a concurrent batch that inserted the same new run first from being
@@ -123,9 +148,7 @@ public struct IngestStore {
         try db.query("""
             INSERT INTO ops.runs AS r (run_id, agent_id, user_id, status, created_at, started_at, finished_at,
                                       duration_ms, model, prompt_tokens, completion_tokens, cost_usd, error)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-                                 $7::timestamptz[], $8::bigint[], $9::text[], $10::bigint[], $11::bigint[],
-                                 $12::numeric[], $13::text[])
+            \(Self.unnestRuns)
             ON CONFLICT (run_id) DO UPDATE SET agent_id = EXCLUDED.agent_id, user_id = EXCLUDED.user_id,
                 status = EXCLUDED.status, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
                 duration_ms = EXCLUDED.duration_ms, model = EXCLUDED.model, prompt_tokens = EXCLUDED.prompt_tokens,
@@ -133,14 +156,31 @@ public struct IngestStore {
                 ingested_at = now()
             WHERE (CASE EXCLUDED.status WHEN 'queued' THEN 0 WHEN 'running' THEN 1 ELSE 2 END)
                >= (CASE r.status WHEN 'queued' THEN 0 WHEN 'running' THEN 1 ELSE 2 END)
-            """, [PGArray.literal(rows.map { Optional($0.runID) }), PGArray.literal(rows.map { Optional($0.agentID) }),
-                  PGArray.literal(rows.map(\.userID)), PGArray.literal(rows.map { Optional($0.status.rawValue) }),
-                  PGArray.literal(rows.map { Optional($0.createdAt.sql) }), PGArray.literal(rows.map { $0.startedAt?.sql }),
-                  PGArray.literal(rows.map { $0.finishedAt?.sql }), PGArray.literal(rows.map(\.durationMs)),
-                  PGArray.literal(rows.map(\.model)), PGArray.literal(rows.map(\.promptTokens)),
-                  PGArray.literal(rows.map(\.completionTokens)), PGArray.literal(rows.map(\.costUSD)),
-                  PGArray.literal(rows.map(\.error))])
+            """, Self.runParameters(rows))
         return rows.count
+    }
+
+    static let unnestRuns = """
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                             $7::timestamptz[], $8::bigint[], $9::text[], $10::bigint[], $11::bigint[],
+                             $12::numeric[], $13::text[])
+        """
+
+    static func runParameters(_ rows: [StoredRun]) -> [String?] {
+        [PGArray.literal(rows.map { Optional($0.runID) }), PGArray.literal(rows.map { Optional($0.agentID) }),
+         PGArray.literal(rows.map(\.userID)), PGArray.literal(rows.map { Optional($0.status.rawValue) }),
+         PGArray.literal(rows.map { Optional($0.createdAt.sql) }), PGArray.literal(rows.map { $0.startedAt?.sql }),
+         PGArray.literal(rows.map { $0.finishedAt?.sql }), PGArray.literal(rows.map(\.durationMs)),
+         PGArray.literal(rows.map(\.model)), PGArray.literal(rows.map(\.promptTokens)),
+         PGArray.literal(rows.map(\.completionTokens)), PGArray.literal(rows.map(\.costUSD)),
+         PGArray.literal(rows.map(\.error))]
+    }
+
+    static func runEvent(_ type: String, _ row: StoredRun) -> (type: String, data: JSON) {
+        (type, ["type": .string(type), "run_id": .string(row.runID), "agent_id": .string(row.agentID),
+                "user_id": .from(row.userID), "status": .string(row.status.rawValue),
+                "duration_ms": .from(row.durationMs), "cost_usd": .from(row.costUSD),
+                "model": .from(row.model), "error": .from(row.error.map { String($0.prefix(500)) })])
     }
 
     // MARK: messages, LLM calls, heartbeats (insert-only by id)

@@ -416,6 +416,30 @@ def test_running_then_failed_publishes_run_started_then_run_failed(clean):
     assert ops.event_types_since(before) == ["run_started", "run_failed"], ops.events_since(before)
 
 
+def test_batch_mixing_new_advancing_and_replayed_runs_stores_and_publishes_each_once(clean):
+    # New runs are inserted without being read first; runs already stored go through the
+    # merge. One batch holding both kinds must give each run exactly its own event.
+    ops = clean
+    t = ago(seconds=120).replace(microsecond=0)
+    at = lambda s: t + dt.timedelta(seconds=s)  # noqa: E731
+    ops.ingest_ok([run("r-old-1", "ag-1", "running", t, started_at=t),
+                   run("r-old-2", "ag-1", "running", t, started_at=t),
+                   finished_run("r-old-3", "ag-1", t, at(60), cost_usd=0.25)])
+    before = ops.max_event_id()
+    ops.ingest_ok([run("r-new-1", "ag-2", "running", t, started_at=t),
+                   run("r-old-1", "ag-1", "success", t, finished_at=at(115)),
+                   finished_run("r-new-2", "ag-2", t, at(57), status="failed", error="boom"),
+                   run("r-old-2", "ag-1", "queued", t),                                   # late, ignored
+                   finished_run("r-old-3", "ag-1", t, at(60), cost_usd=0.25)])          # replay
+    events = ops.events_since(before)
+    assert sorted((e["type"], e["data"]["run_id"]) for e in events) == [
+        ("run_failed", "r-new-2"), ("run_started", "r-new-1"), ("run_success", "r-old-1")], events
+    rows = ops.sql("SELECT run_id || ':' || status || ':' || coalesce(duration_ms::text, '-') "
+                   "FROM ops.runs ORDER BY run_id;").split()
+    assert rows == ["r-new-1:running:-", "r-new-2:failed:57000", "r-old-1:success:115000",
+                    "r-old-2:running:-", "r-old-3:success:60000"], rows
+
+
 def test_failed_run_publishes_run_failed(clean):
     ops = clean
     before = ops.max_event_id()
