@@ -10,6 +10,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 import activity_helpers as ah
+from activity_helpers import ops  # noqa: F401  (fixture)
 import helpers
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
