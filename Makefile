@@ -2,7 +2,10 @@
 #   make run    install missing Debian packages (as root), build, start the embedded stack
 #               (Postgres, FastCGI workers, nginx on 127.0.0.1:$PORT, default 8080)
 #   make stop   stop that stack (only the processes it started, by pid)
-#   make test   isolated stack on a free port + swift test + Tests/e2e, always torn down
+#   make test   isolated stack on a free port + swift test + JS unit tests + Tests/e2e + a short
+#               fuzz, always torn down
+#   make fuzz   schemathesis against deploy/openapi.yaml on a stack of its own with demo data
+#               (Tests/fuzz/own-stack.sh; FUZZ_EXAMPLES default 200, FUZZ_SEED, FUZZ_WORKERS)
 #   make soak   fault and load tests (bench/soak.sh, ~35 min with the default SOAK_MINUTES=30)
 #   make bench  benchmarks: the foundation's table (bench/run.sh, ~2 min), the
 #               activity ledger's (bench/activity.sh, ~9 min), the ticker's (bench/ticker.sh, ~2 min),
@@ -17,7 +20,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: all deps build run stop status test bench soak clean
+.PHONY: all deps build run stop status test fuzz bench soak clean
 # deps, then build, then the stack: the prerequisites are steps in order, also under make -j.
 .NOTPARALLEL:
 
@@ -42,6 +45,10 @@ status:
 
 test: deps build
 	deploy/test.sh
+
+# The fuzz run: its own stack (demo data), 200 cases per operation, always torn down.
+fuzz: deps build
+	Tests/fuzz/own-stack.sh
 
 # Every benchmark runs even when an earlier one fails (make bench then fails); Ctrl-C stops both.
 bench: deps build

@@ -69,4 +69,11 @@ if [ -d Tests/e2e ]; then
   python3 -m pytest -q Tests/e2e || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
 fi
 
+# A short fuzz of the API against deploy/openapi.yaml (FUZZ_EXAMPLES, default 15 per
+# operation); `make fuzz` runs a long one on a stack of its own.
+if [ -x Tests/fuzz/run.sh ]; then
+  say "fuzz (schemathesis) against $OPS_URL"
+  Tests/fuzz/run.sh || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+fi
+
 exit "$status"

@@ -88,6 +88,9 @@ public enum Routes {
                   summary: "API tokens (never the secrets)", handler: TokenRoutes.list),
             Route("POST", "/api/ops/tokens/{id}/revoke", access: .admin,
                   summary: "Revoke an API token", handler: TokenRoutes.revoke),
+            Route("GET", "/metrics", access: .admin,
+                  summary: "Prometheus text format (0.0.4): runs, cost, beacon, alerts, service health, API rate and latency, ticker, Postgres",
+                  handler: MetricsRoutes.metrics),
         ]
     }
 
