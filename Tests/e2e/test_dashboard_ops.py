@@ -383,9 +383,14 @@ def test_error_feed_groups_reports_and_shows_html_as_text(page, world, stack):
         resp = requests.post(stack.url + "/api/ops/frontend-log", data=json.dumps(report),
                              headers={"Content-Type": "text/plain;charset=UTF-8"}, timeout=helpers.TIMEOUT)
         assert resp.status_code == 204, helpers.describe(resp)
-    groups = admin.get("/api/ops/frontend-logs", group="1", since="24h", limit="50")["groups"]
-    [group] = [g for g in groups if marker in (g["message"] or "")]
+    # A worker writes accepted reports in batches (at most OPS_BEACON_FLUSH_MS later): wait for all 3.
+    def stored():
+        mine = admin.get("/api/ops/frontend-logs", group="1", since="24h", route="/e2e/dash-ops", limit="50")["groups"]
+        mine = [g for g in mine if marker in (g["message"] or "")]
+        return mine if mine and mine[0]["count"] >= 3 else None
+    [group] = wait_until(stored, what="the 3 reports to be stored")
     assert group["count"] == 3, group
+    groups = admin.get("/api/ops/frontend-logs", group="1", since="24h", limit="50")["groups"]
     refresh_now(page)
     item = wait_for(page, f'#panel-errors .fe-group[data-fingerprint="{group["fingerprint"]}"]')
     assert item.find_element(By.CSS_SELECTOR, ".fe-message").text == message, "the message must be shown as text"
