@@ -113,3 +113,33 @@ check_reachable_by() { # user path what
     fi
   done
 }
+
+# For a script that runs against a stack of its own in $STATE on $PORT (make test, make fuzz):
+# stops a stack left over from an interrupted run there, removes what stack.sh created (a fresh
+# cluster each run; KEEP_STATE=1 keeps it), starts the stack, exports run.env (OPS_URL, tokens,
+# OPS_DATABASE_URL, ...) and takes the stack down when the script exits — also when a step
+# fails or the run is interrupted. $1 names the run in the failure message.
+OWN_STACK_SH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/stack.sh
+own_stack_up() { # what
+  OWN_STACK_WHAT=$1
+  "$OWN_STACK_SH" down
+  if [ "${KEEP_STATE:-0}" != 1 ] && [ -d "$STATE" ]; then
+    rm -rf "$STATE/pg" "$STATE/run" "$STATE/logs" "$STATE/nginx" "$STATE/run.env"
+  fi
+  trap own_stack_teardown EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  "$OWN_STACK_SH" up
+  set -a
+  . "$STATE/run.env"
+  set +a
+}
+own_stack_teardown() {
+  local rc=$?
+  # A second Ctrl-C must not cut the teardown short: ignored here, and so in `down` too.
+  trap '' INT TERM
+  trap - EXIT
+  "$OWN_STACK_SH" down || rc=1
+  [ "$rc" -eq 0 ] || say "$OWN_STACK_WHAT failed (exit $rc); the stack's logs are in $STATE/logs"
+  exit "$rc"
+}

@@ -26,34 +26,8 @@ OPS_JWT_HS256_SECRET=test-jwt-secret-$(random_hex 24)
 export OPS_JWT_HS256_SECRET
 export OPS_JWT_COOKIE=host_jwt
 export OPS_JWT_ADMIN_CLAIM=is_admin
-STACK=$REPO/deploy/stack.sh
-
-# A stack left over from an interrupted run in the same STATE is stopped first.
-"$STACK" down
-# A fresh cluster each run; only what stack.sh creates is removed.
-if [ "${KEEP_STATE:-0}" != 1 ] && [ -d "$STATE" ]; then
-  rm -rf "$STATE/pg" "$STATE/run" "$STATE/logs" "$STATE/nginx" "$STATE/run.env"
-fi
-
-teardown() {
-  local rc=$?
-  # A second Ctrl-C must not cut the teardown short: ignored here, and so in `down` too.
-  trap '' INT TERM
-  trap - EXIT
-  "$STACK" down || rc=1
-  [ "$rc" -eq 0 ] || say "failed (exit $rc); the stack's logs are in $STATE/logs"
-  exit "$rc"
-}
-trap teardown EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-"$STACK" up
-
-# Every test sees the stack through run.env (OPS_URL, tokens, OPS_DATABASE_URL, ...).
-set -a
-. "$STATE/run.env"
-set +a
+# Stack left over stopped, fresh cluster, up, run.env exported, always torn down.
+own_stack_up "make test"
 
 status=0
 say "swift test"

@@ -16,27 +16,5 @@ export STATE=${FUZZ_STATE:-$REPO/.opsplane-fuzz}
 export PORT=${FUZZ_PORT:-$(pick_free_port)}
 export DEMO=${DEMO:-1}
 export FUZZ_EXAMPLES=${FUZZ_EXAMPLES:-200}
-STACK=$REPO/deploy/stack.sh
-
-"$STACK" down
-if [ "${KEEP_STATE:-0}" != 1 ] && [ -d "$STATE" ]; then
-  rm -rf "$STATE/pg" "$STATE/run" "$STATE/logs" "$STATE/nginx" "$STATE/run.env"
-fi
-
-teardown() {
-  local rc=$?
-  trap '' INT TERM
-  trap - EXIT
-  "$STACK" down || rc=1
-  [ "$rc" -eq 0 ] || say "fuzz failed (exit $rc); the stack's logs are in $STATE/logs"
-  exit "$rc"
-}
-trap teardown EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-"$STACK" up
-set -a
-. "$STATE/run.env"
-set +a
+own_stack_up "make fuzz"
 "$REPO/Tests/fuzz/run.sh"
