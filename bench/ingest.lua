@@ -56,6 +56,8 @@ function init(args)
   day0 = now - now % 86400
   -- Up to 11 minutes ago (the longest run lasts 10), at least the first minute of the day.
   span = math.max(60, now - day0 - 660)
+  local live = tonumber(os.getenv("INGEST_SPAN_S") or "")
+  if live and live > 0 and live < span then day0 = now - 660 - live; span = live end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/x-ndjson"
   wrk.headers["Authorization"] = "Bearer " .. token

@@ -80,16 +80,19 @@ public struct ActivityQueries {
         let (start, end) = window.bounds(now: now)
         let r = try db.query("""
             -- Counts and sums first (a hash aggregate over the window); the percentile, which
-            -- needs a sort, only over the runs of the agents that made the list.
+            -- needs a sort, only over the runs of the agents that made the list. Both are
+            -- index-only passes over runs_started (it INCLUDEs agent_id and duration_ms).
             WITH t AS (
                 SELECT agent_id, count(*) AS runs, sum(cost_usd) AS cost
                 FROM ops.runs WHERE started_at >= $1 AND started_at < $2
                 GROUP BY agent_id ORDER BY runs DESC, agent_id ASC LIMIT $3
+            ), p AS (
+                SELECT r.agent_id, percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) AS p95
+                FROM ops.runs r WHERE r.started_at >= $1 AND r.started_at < $2 AND r.agent_id IN (SELECT agent_id FROM t)
+                GROUP BY r.agent_id
             )
-            SELECT t.agent_id, a.name, a.owner_email, t.runs, t.cost,
-                   (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) FROM ops.runs r
-                    WHERE r.agent_id = t.agent_id AND r.started_at >= $1 AND r.started_at < $2)
-            FROM t LEFT JOIN ops.agents a ON a.agent_id = t.agent_id
+            SELECT t.agent_id, a.name, a.owner_email, t.runs, t.cost, p.p95
+            FROM t LEFT JOIN ops.agents a ON a.agent_id = t.agent_id LEFT JOIN p ON p.agent_id = t.agent_id
             ORDER BY t.runs DESC, t.agent_id ASC
             """, [start.sql, end.sql, String(limit)])
         return .array((0..<r.rowCount).map { i in

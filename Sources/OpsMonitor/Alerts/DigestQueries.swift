@@ -20,9 +20,13 @@ struct DigestQueries {
                 SELECT agent_id, count(*) AS runs, sum(cost_usd) AS cost FROM ops.runs
                 WHERE started_at >= $1 AND started_at < $2 GROUP BY agent_id ORDER BY runs DESC, agent_id LIMIT $4
             )
-            SELECT t.agent_id, a.name, t.runs, t.cost,
-                   (SELECT count(*) FROM ops.runs r WHERE r.agent_id = t.agent_id AND r.started_at >= $3 AND r.started_at < $1)
-            FROM t LEFT JOIN ops.agents a ON a.agent_id = t.agent_id
+            , w AS (  -- one pass over the week in runs_started (it INCLUDEs agent_id)
+                SELECT r.agent_id, count(*) AS runs FROM ops.runs r
+                WHERE r.started_at >= $3 AND r.started_at < $1 AND r.agent_id IN (SELECT agent_id FROM t)
+                GROUP BY r.agent_id
+            )
+            SELECT t.agent_id, a.name, t.runs, t.cost, coalesce(w.runs, 0)
+            FROM t LEFT JOIN ops.agents a ON a.agent_id = t.agent_id LEFT JOIN w ON w.agent_id = t.agent_id
             ORDER BY t.runs DESC, t.agent_id
             """, [d0.sql, d1.sql, w0.sql, String(Self.topAgents)])
         let top = (0..<agents.rowCount).map { i in
