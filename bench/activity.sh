@@ -16,7 +16,8 @@
 #      /api/ops/whoami, the access gate every admin read pays), summary, timeseries and top,
 #      interleaved rounds, medians.
 #   4. ingest on top of that data: hello at the ingest's connection count (its ceiling),
-#      then wrk + bench/ingest.lua POSTing NDJSON batches of 500 fresh records; the rows of
+#      then wrk + bench/ingest.lua POSTing NDJSON batches of 500 fresh records, twice: with
+#      timestamps spread over today ("backfill") and within the last minutes ("live"); the rows of
 #      ops.runs/llm_calls/messages are counted before and after, and every record of a 2xx
 #      answer must be in the database.
 #
@@ -31,6 +32,8 @@
 #   BENCH_ACT_INGEST_DURATION  seconds of ingest (20)
 #   BENCH_ACT_INGEST_CONNECTIONS  wrk -c for ingest (12)
 #   BENCH_ACT_BATCH            records per ingest request (500)
+#   BENCH_ACT_LIVE_SPAN        seconds of the "live" ingest's timestamps (600; 0 skips it): the
+#                              "backfill" ingest spreads them over the whole of today
 #   BENCH_ACT_TIMEOUT          wrk --timeout in seconds (30): a slower answer is an error; wrk's
 #                              default of 2 s would drop the requests that recompute an answer
 #                              from the latencies instead of measuring them
@@ -59,9 +62,10 @@ CONNECTIONS=${BENCH_ACT_CONNECTIONS:-32}
 COLD_ROUNDS=${BENCH_ACT_COLD_ROUNDS:-3}
 INGEST_DURATION=${BENCH_ACT_INGEST_DURATION:-20}
 INGEST_CONNECTIONS=${BENCH_ACT_INGEST_CONNECTIONS:-12}
+LIVE_SPAN=${BENCH_ACT_LIVE_SPAN:-600}
 BATCH=${BENCH_ACT_BATCH:-500}
 TIMEOUT=${BENCH_ACT_TIMEOUT:-30}
-for v in TIMEOUT HISTORY_DAYS DURATION ROUNDS WARMUP THREADS CONNECTIONS COLD_ROUNDS INGEST_DURATION INGEST_CONNECTIONS BATCH; do
+for v in LIVE_SPAN TIMEOUT HISTORY_DAYS DURATION ROUNDS WARMUP THREADS CONNECTIONS COLD_ROUNDS INGEST_DURATION INGEST_CONNECTIONS BATCH; do
   case "${!v}" in ''|*[!0-9]*) die "BENCH_ACT_$v=${!v}: expected a whole number" ;; esac
 done
 for n in $SIZES; do
@@ -133,12 +137,15 @@ label() {                                                  # 1000000 -> 1M, 1000
 # --- ops.runs' secondary indexes ------------------------------------------------------------
 # Bulk loads drop them and build them again afterwards (5x faster than maintaining eight
 # B-trees row by row). The definitions come from the catalog, so they are exactly the
-# migrations'; they are saved first, and a run interrupted mid-load is repaired by the next.
+# migrations'; they are saved first, and a run interrupted mid-load (the marker file says
+# so) is repaired by the next. Without the marker the saved file is only history: restoring it
+# would bring back indexes a later migration dropped.
 index_file=$STATE/bench-activity-runs-indexes.sql
 restore_indexes() {
-  [ -s "$index_file" ] || return 0
+  [ -s "$index_file" ] && [ -e "$index_file.dropped" ] || return 0
   { echo "SET maintenance_work_mem = '256MB'; SET client_min_messages = warning;"
     sed 's/^CREATE INDEX /CREATE INDEX IF NOT EXISTS /; s/$/;/' "$index_file"; } | q -f - >/dev/null
+  rm -f "$index_file.dropped"
 }
 restore_indexes
 q -c "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'ops.runs'::regclass AND NOT indisprimary
@@ -146,6 +153,7 @@ q -c "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'ops.run
 [ -s "$index_file.new" ] || die "ops.runs has no secondary indexes: is the migration applied?"
 mv "$index_file.new" "$index_file"
 drop_indexes() {
+  : >"$index_file.dropped"
   q -c "SELECT 'DROP INDEX ops.' || quote_ident(c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
         WHERE i.indrelid = 'ops.runs'::regclass AND NOT i.indisprimary" | sed 's/$/;/' | q -f - >/dev/null
 }
@@ -262,8 +270,8 @@ wrk_get() { # path seconds connections [header] -> the BENCH_JSON line
     | sed -n 's/^BENCH_JSON //p'
 }
 
-ingest_wrk() { # seconds nonce -> the BENCH_JSON line
-  OPS_INGEST_TOKEN=$ingest_token INGEST_BATCH=$BATCH INGEST_NONCE=$2 \
+ingest_wrk() { # seconds nonce [span_s] -> the BENCH_JSON line
+  OPS_INGEST_TOKEN=$ingest_token INGEST_BATCH=$BATCH INGEST_NONCE=$2 INGEST_SPAN_S=${3:-} \
     wrk -t"$THREADS" -c"$INGEST_CONNECTIONS" -d"${1}s" --timeout "${TIMEOUT}s" --latency -s "$REPO/bench/ingest.lua" \
       "$url/api/ops/ingest" 2>&1 \
     | sed -n 's/^BENCH_JSON //p'
@@ -283,6 +291,29 @@ cold_once() { # name path
   [ "${out%% *}" = 200 ] || die "cold GET $2 answered ${out%% *}: $(head -c 300 "$STATE/bench-activity-last.json")"
   key_ms=$(q -c "SELECT round(compute_ms::numeric, 2) FROM ops.api_cache WHERE key LIKE '$1:%'")
   printf '{"curl_ms":%s,"compute_ms":%s}' "$(awk -v t="${out#* }" 'BEGIN { printf "%.2f", t * 1000 }')" "${key_ms:-null}"
+}
+
+# One ingest measurement on top of size n's data: wrk for INGEST_DURATION, the rows of the three
+# tables counted before and after (every acknowledged record must be there).
+#   backfill: timestamps spread over the whole of today, so inserts land anywhere in the time
+#             indexes (a producer catching up, or a day's import);
+#   live:     timestamps within the last span_s seconds, as a running platform reports them.
+ingest_measure() { # n mode span_s
+  local n=$1 mode=$2 span=$3 line before after now_counts b_runs b_llm b_msg a_runs a_llm a_msg
+  sleep 1
+  before=$(ledger_counts)
+  say "size $L: ingest ($mode), batches of $BATCH records, $INGEST_CONNECTIONS connections, ${INGEST_DURATION}s"
+  line=$(ingest_wrk "$INGEST_DURATION" "$mode$nonce$n" "$span")
+  [ -n "$line" ] || die "wrk produced no result for the ingest ($mode)"
+  # Requests in flight when wrk stopped may still commit: wait until the counts settle.
+  after=$(ledger_counts)
+  for _ in $(seq 1 40); do
+    sleep 0.5; now_counts=$(ledger_counts); [ "$now_counts" != "$after" ] || break; after=$now_counts
+  done
+  read -r b_runs b_llm b_msg <<<"$before"
+  read -r a_runs a_llm a_msg <<<"$after"
+  record "{\"row\":\"ingest\",\"mode\":\"$mode\",\"size\":$n,\"connections\":$INGEST_CONNECTIONS,\"result\":$line,\"db\":{\"runs\":$((a_runs - b_runs)),\"llm_calls\":$((a_llm - b_llm)),\"messages\":$((a_msg - b_msg))}}"
+  say "size $L: ingest ($mode): $(sed 's/.*"ok_requests":\([0-9]*\).*/\1/' <<<"$line") batches acknowledged, $(num $((a_runs + a_llm + a_msg - b_runs - b_llm - b_msg))) rows stored"
 }
 
 check_get /api/ops/ping
@@ -345,20 +376,8 @@ for n in $SIZES; do
     line=$(ingest_wrk "$WARMUP" "w$nonce$n")
     [ -n "$line" ] || die "wrk produced no result for the ingest warm-up"
   fi
-  sleep 1
-  before=$(ledger_counts)
-  say "size $L: ingest, batches of $BATCH records, $INGEST_CONNECTIONS connections, ${INGEST_DURATION}s"
-  line=$(ingest_wrk "$INGEST_DURATION" "m$nonce$n")
-  [ -n "$line" ] || die "wrk produced no result for the ingest"
-  # Requests in flight when wrk stopped may still commit: wait until the counts settle.
-  after=$(ledger_counts)
-  for _ in $(seq 1 40); do
-    sleep 0.5; now_counts=$(ledger_counts); [ "$now_counts" != "$after" ] || break; after=$now_counts
-  done
-  read -r b_runs b_llm b_msg <<<"$before"
-  read -r a_runs a_llm a_msg <<<"$after"
-  record "{\"row\":\"ingest\",\"size\":$n,\"connections\":$INGEST_CONNECTIONS,\"result\":$line,\"db\":{\"runs\":$((a_runs - b_runs)),\"llm_calls\":$((a_llm - b_llm)),\"messages\":$((a_msg - b_msg))}}"
-  say "size $L: ingest: $(sed 's/.*"ok_requests":\([0-9]*\).*/\1/' <<<"$line") batches acknowledged, $(num $((a_runs + a_llm + a_msg - b_runs - b_llm - b_msg))) rows stored"
+  ingest_measure "$n" backfill ""
+  [ "$LIVE_SPAN" = 0 ] || ingest_measure "$n" live "$LIVE_SPAN"
 
   end_date=$(q -c "SELECT current_date")
   [ "$end_date" = "$c_date" ] || record "{\"row\":\"midnight\",\"size\":$n,\"from\":\"$c_date\",\"to\":\"$end_date\"}"

@@ -19,7 +19,7 @@ public struct EventLog {
         let r = try db.query("""
             WITH ins AS (
                 INSERT INTO ops.events (type, data)
-                SELECT t, d FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS e(t, d, n) ORDER BY n
+                SELECT t, d FROM unnest($1::text[], $2::json[]) WITH ORDINALITY AS e(t, d, n) ORDER BY n
                 RETURNING id
             ), newest AS (SELECT max(id) AS id FROM ins)
             SELECT id, pg_notify($3, id::text) FROM newest WHERE id IS NOT NULL

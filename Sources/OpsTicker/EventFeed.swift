@@ -143,7 +143,7 @@ public final class EventFeed: @unchecked Sendable {
         }
     }
 
-    /// The event envelope around the stored JSON (jsonb::text is valid JSON: no re-parse).
+    /// The event envelope around the stored JSON (the column is json, checked on insert: no re-parse).
     static func frame(id: Int64, ts: Int64, dataText: String) -> String {
         #"{"v":1,"type":"ops_event","topic":"ops:events","id":\#(id),"ts":\#(ts),"data":\#(dataText)}"#
     }

@@ -207,8 +207,8 @@ while nowMicros() - start < Int64(options.seconds) * 1_000_000 {
     try db.query("""
         WITH ins AS (
             INSERT INTO ops.events (type, data)
-            SELECT 'bench', jsonb_build_object('type', 'bench', 'seq', s,
-                                               'sent_us', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+            SELECT 'bench', json_build_object('type', 'bench', 'seq', s,
+                                              'sent_us', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
             FROM generate_series($1::bigint, $2::bigint) AS s
             RETURNING id
         )
