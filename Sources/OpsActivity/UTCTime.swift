@@ -102,11 +102,28 @@ public struct UTCTime: Comparable, Hashable, Sendable {
         let s = seconds
         let (y, m, d) = Self.civilFromDays(Self.floorDiv(s, 86_400))
         let rem = s - Self.floorDiv(s, 86_400) * 86_400
-        var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):\(pad(rem % 60, 2))"
         var frac = micros - s * 1_000_000
         for _ in fractionDigits..<6 { frac /= 10 }
-        if frac != 0 { out += "." + pad(frac, fractionDigits) }
-        return out + "Z"
+        // Written as bytes: ingest formats three timestamps per run for its array parameters
+        // (1,200 a batch), and string interpolation of padded pieces was 2 % of all CPU there.
+        guard (0...9999).contains(y) else {
+            var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):\(pad(rem % 60, 2))"
+            if frac != 0 { out += "." + pad(frac, fractionDigits) }
+            return out + "Z"
+        }
+        var b: [UInt8] = []
+        b.reserveCapacity(28)
+        func digits(_ v: Int64, _ width: Int) {
+            var div: Int64 = 1
+            for _ in 1..<max(width, 1) { div *= 10 }
+            var v = v
+            while div > 0 { b.append(UInt8(48 + v / div)); v %= div; div /= 10 }
+        }
+        digits(y, 4); b.append(45); digits(m, 2); b.append(45); digits(d, 2); b.append(84)  // - - T
+        digits(rem / 3600, 2); b.append(58); digits(rem % 3600 / 60, 2); b.append(58); digits(rem % 60, 2)  // : :
+        if frac != 0 { b.append(46); digits(frac, fractionDigits) }  // .
+        b.append(90)  // Z
+        return String(decoding: b, as: UTF8.self)
     }
 
     /// `2026-11-22`

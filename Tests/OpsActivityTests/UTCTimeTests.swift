@@ -1,6 +1,39 @@
 import Testing
 @testable import OpsActivity
 
+/// The byte-built ISO 8601 text against the interpolated rules it replaced, and against
+/// parsing it back, over random instants from 1970 to 9999 at every precision.
+@Suite struct UTCTimeFormatTests {
+    static func reference(_ t: UTCTime, _ fractionDigits: Int) -> String {
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let s = String(v)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        let s = t.seconds
+        let days = s >= 0 ? s / 86_400 : -((-s + 86_399) / 86_400)
+        let (y, m, d) = UTCTime.civilFromDays(days)
+        let rem = s - days * 86_400
+        var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):\(pad(rem % 60, 2))"
+        var frac = t.micros - s * 1_000_000
+        for _ in fractionDigits..<6 { frac /= 10 }
+        if frac != 0 { out += "." + pad(frac, fractionDigits) }
+        return out + "Z"
+    }
+
+    @Test func matchesTheReferenceAndRoundTrips() throws {
+        var rng = SystemRandomNumberGenerator()
+        let edges: [Int64] = [0, 999_999, 1_000_000, 86_399_999_999, 951_782_400_000_000, 253_402_300_799_999_999]
+        let randoms = (0..<3_000).map { _ in Int64.random(in: 0...253_402_300_799_999_999, using: &rng) }
+        for micros in edges + randoms {
+            let t = UTCTime(micros: micros)
+            for digits in 0...6 {
+                #expect(t.iso8601(fractionDigits: digits) == Self.reference(t, digits), "micros \(micros), \(digits) digits")
+            }
+            #expect(try UTCTime.parse(t.iso8601Micros) == t, "micros \(micros)")
+        }
+    }
+}
+
 @Suite struct UTCTimeTests {
     @Test func parsesZuluAndOffsets() throws {
         #expect(try UTCTime.parse("2026-11-22T03:01:00Z").iso8601 == "2026-11-22T03:01:00Z")
