@@ -290,7 +290,8 @@ def main():
     notes.append(
         f"freshness: summary, timeseries and top are served from ops.api_cache. An answer that took <= {cheap:.0f} ms "
         f"(OPS_CACHE_CHEAP_MS) is recomputed in the request whenever data changed; a more expensive one is recomputed "
-        f"in the background as soon as data changed (or at 3/4 of OPS_CACHE_MAX_AGE_MS = {max_age:.0f} ms) while "
+        f"in the background as soon as data changed (or, data unchanged, at 3/4 of OPS_CACHE_MAX_AGE_MS = {max_age:.0f} ms "
+        f"but not sooner than twice its computation time, at most 10 s) while "
         f"requests keep getting the previous one. Estimated age of the data while writes continue: one refresher "
         f"round (the cold computations of all {len(colds)} read keys) + the slowest one = {bound:,.0f} ms at "
         f"{label(last) if sizes else '-'} (acceptable: {FRESHNESS_TARGET_MS:,} ms) {ok(bound <= FRESHNESS_TARGET_MS)}")

@@ -8,8 +8,8 @@ import Glibc
 /// Keeps expensive cached answers fresh in the background, so that requests never wait for
 /// them. Every worker process runs one; a session advisory lock lets only one of them work
 /// at a time (the others stand by and take over if it stops). Each round it recomputes the
-/// answers read in the last minute whose data changed or that are older than 3/4 of the
-/// maximum age, oldest first. It runs for the life of its process (a worker's threads
+/// answers read in the last minute that CachePolicy.refreshDue names (data changed, or old
+/// enough), oldest first. It runs for the life of its process (a worker's threads
 /// are not joined on exit either).
 public final class AnswerRefresher: @unchecked Sendable {
     static let lockKey = "7286412098152"
@@ -49,18 +49,26 @@ public final class AnswerRefresher: @unchecked Sendable {
             holdsLock = try db.query("SELECT pg_try_advisory_lock($1::bigint)", [Self.lockKey]).bool(0, 0) == true
             guard holdsLock else { usleep(750_000); return false }
         }
-        let due = try db.query("""
-            SELECT c.key FROM ops.api_cache c, (SELECT last_value AS v FROM ops.data_version) d
-            WHERE c.last_read_at > clock_timestamp() - interval '60 seconds'
-              AND c.compute_ms > $1
-              AND (c.data_version <> d.v OR c.computed_at < clock_timestamp() - make_interval(secs => $2::double precision))
-            ORDER BY c.computed_at LIMIT 8
-            """, [String(policy.cheapMillis), String(policy.maxAgeMillis * 0.75 / 1000)])
+        // Keys read in the last minute that only the refresher computes (expensive ones); which
+        // of them are due is CachePolicy.refreshDue, oldest computation first, 8 a round.
+        let rows = try db.query("""
+            SELECT c.key, c.data_version, d.v, extract(epoch FROM clock_timestamp() - c.computed_at) * 1000, c.compute_ms
+            FROM ops.api_cache c, (SELECT last_value AS v FROM ops.data_version) d
+            WHERE c.last_read_at > clock_timestamp() - interval '60 seconds' AND c.compute_ms > $1
+            """, [String(policy.cheapMillis)])
+        var candidates: [(key: String, ageMillis: Double)] = []
+        for i in 0..<rows.rowCount {
+            guard let key = rows.string(i, 0), let version = rows.int(i, 1), let current = rows.int(i, 2),
+                  let age = rows.double(i, 3), let ms = rows.double(i, 4) else { continue }
+            let cached = CachePolicy.Cached(dataVersion: version, ageMillis: age, computeMillis: ms)
+            if policy.refreshDue(cached, currentVersion: current) { candidates.append((key, age)) }
+        }
+        let due = candidates.sorted { $0.ageMillis > $1.ageMillis }.prefix(8).map(\.key)
         let now = UTCTime.now()
         let today = now.dateString
         var worked = false
-        for i in 0..<due.rowCount {
-            guard let key = due.string(i, 0), let answer = CachedAnswer(key: key) else { continue }
+        for key in due {
+            guard let answer = CachedAnswer(key: key) else { continue }
             if let date = answer.date, date != today {
                 try db.query("DELETE FROM ops.api_cache WHERE key = $1", [key])  // that day is over
                 continue

@@ -171,4 +171,24 @@ import Testing
         #expect(policy.decide(.init(dataVersion: 5, ageMillis: 10, computeMillis: 800), currentVersion: 6) == .serveCached)
         #expect(policy.decide(.init(dataVersion: 5, ageMillis: 2500, computeMillis: 800), currentVersion: 6) == .recompute)
     }
+
+    @Test func refresherRecomputesChangedDataAtOnce() {
+        #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 0, computeMillis: 2500), currentVersion: 6))
+        #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 0, computeMillis: 30), currentVersion: 6))
+    }
+
+    @Test func refresherWaitsOnUnchangedDataForThreeQuartersOfMaxAge() {
+        // A quick answer: 3/4 of the 2 s maximum age, as before.
+        #expect(!policy.refreshDue(.init(dataVersion: 5, ageMillis: 1499, computeMillis: 30), currentVersion: 5))
+        #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 1500, computeMillis: 30), currentVersion: 5))
+    }
+
+    @Test func refresherWaitsOnUnchangedDataForTwiceItsComputationAtMostTenSeconds() {
+        // The summary at 1M runs (2.5 s): not again until 5 s after the last one ended.
+        #expect(!policy.refreshDue(.init(dataVersion: 5, ageMillis: 4999, computeMillis: 2500), currentVersion: 5))
+        #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 5000, computeMillis: 2500), currentVersion: 5))
+        // A saturated host (20 s computations): still every 10 s, inside the request path's 30 s.
+        #expect(!policy.refreshDue(.init(dataVersion: 5, ageMillis: 9999, computeMillis: 20_000), currentVersion: 5))
+        #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 10_000, computeMillis: 20_000), currentVersion: 5))
+    }
 }

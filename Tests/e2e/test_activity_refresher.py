@@ -1,0 +1,70 @@
+"""The answer refresher (README "Freshness"), through the real workers and Postgres.
+
+An expensive answer (one whose computation took more than OPS_CACHE_CHEAP_MS) is only ever
+recomputed by the refresher. With small test data every answer is cheap, so these tests mark
+the cached summary expensive by hand (compute_ms in ops.api_cache) and watch when the
+refresher replaces it (computed_at moves):
+
+- data changed: at once;
+- data unchanged: not before twice its computation time (only its rolling windows move), and
+  then it is: an idle dashboard at 1M runs no longer keeps a core busy recomputing the same
+  numbers every 1.5 s.
+"""
+
+import time
+
+from activity_helpers import clean, ops, eventually, finished_run, ago  # noqa: F401
+
+SUMMARY = "summary:%"
+
+
+def _computed_at(o):
+    """The cached summary's computed_at (epoch seconds, as text), or '' when not cached."""
+    return o.sql("SELECT extract(epoch FROM computed_at)::text FROM ops.api_cache WHERE key LIKE :'k';", k=SUMMARY)
+
+
+def _mark_expensive(o, compute_ms):
+    """Pretend the last computation took compute_ms and ended just now; returns its stamp."""
+    out = o.sql("UPDATE ops.api_cache SET compute_ms = :'ms', computed_at = clock_timestamp(), "
+                "last_read_at = clock_timestamp() WHERE key LIKE :'k' "
+                "RETURNING extract(epoch FROM computed_at)::text;", k=SUMMARY, ms=compute_ms)
+    assert out, "the summary was not cached after a GET"
+    return out
+
+
+def _cached_summary(o):
+    o.ingest_ok([finished_run("r-refresh-1", "ag-1", ago(minutes=2), ago(minutes=1))])
+    o.summary()
+    eventually(lambda: _assert(_computed_at(o) != "", "summary not cached"))
+
+
+def _assert(cond, message):
+    assert cond, message
+
+
+def test_unchanged_data_waits_twice_the_computation_then_is_refreshed(clean):
+    o = clean
+    _cached_summary(o)
+    stamp = _mark_expensive(o, 2500)  # due again 5 s after it ended, not at 1.5 s
+    t0 = time.monotonic()
+    time.sleep(3.0)
+    assert _computed_at(o) == stamp, (
+        "the refresher recomputed an expensive answer of unchanged data before twice its computation "
+        f"time (5 s) had passed ({time.monotonic() - t0:.1f} s)")
+
+    def refreshed():
+        assert _computed_at(o) != stamp, "the refresher never recomputed the answer of unchanged data"
+    eventually(refreshed, timeout=15.0, interval=0.5)
+
+
+def test_changed_data_is_refreshed_at_once(clean):
+    o = clean
+    _cached_summary(o)
+    stamp = _mark_expensive(o, 8000)  # unchanged, it would wait 10 s (the ceiling)
+    o.ingest_ok([finished_run("r-refresh-2", "ag-1", ago(seconds=90), ago(seconds=30))])
+
+    def refreshed():
+        assert _computed_at(o) != stamp, "an expensive answer was not recomputed after its data changed"
+    eventually(refreshed, timeout=6.0, interval=0.2)
+    runs = o.sql("SELECT body::json->>'runs_today' FROM ops.api_cache WHERE key LIKE :'k';", k=SUMMARY)
+    assert runs == "2", f"the refreshed summary should count both runs, has runs_today={runs!r}"
