@@ -7,32 +7,19 @@ the reports back through GET /api/ops/frontend-logs.
 """
 
 import secrets
-import shutil
 import time
 
 import pytest
 
 from activity_helpers import Ops
-
-selenium = pytest.importorskip("selenium", reason="selenium is installed by deploy/install-deps.sh")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+from browser_helpers import new_browser
 
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = shutil.which("chromium")
-    driver_bin = shutil.which("chromedriver")
-    assert chromium and driver_bin, "chromium and chromium-driver must be installed (deploy/install-deps.sh)"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,800"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(driver_bin), options=options)
-    driver.set_script_timeout(10)
-    yield driver
-    driver.quit()
+    with new_browser(width=1280, height=800) as driver:
+        driver.set_script_timeout(10)
+        yield driver
 
 
 @pytest.fixture(scope="module")

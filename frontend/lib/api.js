@@ -11,6 +11,13 @@ export class ApiError extends Error {
   }
 }
 
+/** An answer that must be a JSON object (an aborted read can leave none): the panels treat
+ * anything else like an unreachable API (offline), not as data. */
+export function need(body) {
+  if (!body || typeof body !== "object") throw Object.assign(new Error("empty answer"), { offline: true });
+  return body;
+}
+
 const offlineListeners = new Set();
 const onlineListeners = new Set();
 let online = true;

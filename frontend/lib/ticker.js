@@ -21,6 +21,12 @@ const str = (v) => (v === null || v === undefined ? "" : String(v));
  * @param {{type: string} & Record<string, any>} data
  * @returns {string}
  */
+/** A ticker event (the frame or its data) about an alert. */
+export function isAlertEvent(ev) {
+  const t = ev && (ev.type === "ops_event" && ev.data ? ev.data.type : ev.type);
+  return t === "alert_fired" || t === "alert_resolved";
+}
+
 export function describeEvent(data) {
   const d = data || {};
   const parts = [];

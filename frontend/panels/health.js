@@ -5,19 +5,9 @@
 
 import { h, clear } from "../lib/dom.js";
 import { fmtMs, fmtPct, fmtInt, fmtTime, fmtAge } from "../lib/format.js";
+import { need } from "../lib/api.js";
+import { isAlertEvent } from "../lib/ticker.js";
 import { createLineChart } from "../lib/linechart.js";
-
-/** A ticker event (the frame or its data) about an alert. */
-function isAlertEvent(ev) {
-  const t = ev && (ev.type === "ops_event" && ev.data ? ev.data.type : ev.type);
-  return t === "alert_fired" || t === "alert_resolved";
-}
-
-/** An answer that must be a JSON object (an aborted read can leave none). */
-function need(body) {
-  if (!body || typeof body !== "object") throw Object.assign(new Error("empty answer"), { offline: true });
-  return body;
-}
 
 export const title = "Service health";
 

@@ -5,12 +5,7 @@
 
 import { h, clear } from "../lib/dom.js";
 import { fmtMs, fmtPct, fmtInt, fmtTime, fmtAge } from "../lib/format.js";
-
-/** An answer that must be a JSON object (an aborted read can leave none). */
-function need(body) {
-  if (!body || typeof body !== "object") throw Object.assign(new Error("empty answer"), { offline: true });
-  return body;
-}
+import { need } from "../lib/api.js";
 
 export const title = "Infrastructure";
 

@@ -3,13 +3,8 @@
 
 import { h, clear } from "../lib/dom.js";
 import { fmtMs, fmtPct, fmtInt } from "../lib/format.js";
+import { need } from "../lib/api.js";
 import { createLineChart } from "../lib/linechart.js";
-
-/** An answer that must be a JSON object (an aborted read can leave none). */
-function need(body) {
-  if (!body || typeof body !== "object") throw Object.assign(new Error("empty answer"), { offline: true });
-  return body;
-}
 
 export const title = "API performance";
 
