@@ -28,7 +28,8 @@ public struct AnswerCache {
 
     public func answer(_ answer: CachedAnswer, now: UTCTime) throws -> String {
         let key = answer.key
-        let r = try db.query("""
+        // Prepared: every aggregate read runs it, and planning it cost more than running it.
+        let r = try db.preparedQuery("ops_answer_cache_read", """
             SELECT (SELECT last_value FROM ops.data_version), c.data_version,
                    extract(epoch FROM clock_timestamp() - c.computed_at) * 1000, c.compute_ms, c.body,
                    c.last_read_at < clock_timestamp() - interval '5 seconds'
