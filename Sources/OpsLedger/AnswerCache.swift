@@ -71,11 +71,14 @@ public struct AnswerCache {
         }
     }
 
-    /// Computes and stores; the caller holds the key's lock.
+    /// Computes and stores; the caller holds the key's lock. With a memo (the refresher), the
+    /// answer is stored under the oldest data version it reflects.
     @discardableResult
-    public func store(_ answer: CachedAnswer, now: UTCTime, version: Int64) throws -> String {
+    public func store(_ answer: CachedAnswer, now: UTCTime, version: Int64, memo: TopAgentsMemo? = nil) throws -> String {
         let start = Timestamp.monotonicMillis()
-        let body = try answer.compute(db, now: now)
+        memo?.begin(version: version)
+        let body = try answer.compute(db, now: now, memo: memo)
+        let version = min(version, memo?.oldestVersionUsed ?? version)
         try db.query("""
             INSERT INTO ops.api_cache (key, data_version, computed_at, compute_ms, body, last_read_at)
             VALUES ($1, $2, clock_timestamp(), $3, $4, clock_timestamp())

@@ -18,6 +18,7 @@ public final class AnswerRefresher: @unchecked Sendable {
     let logger: Logger
     private var connection: PGConnection?
     private var holdsLock = false
+    private let memo = TopAgentsMemo()
 
     public init(databaseURL: String, policy: CachePolicy, logger: Logger) {
         self.databaseURL = databaseURL
@@ -67,6 +68,7 @@ public final class AnswerRefresher: @unchecked Sendable {
         let now = UTCTime.now()
         let today = now.dateString
         var worked = false
+        memo.nextRound()
         for key in due {
             guard let answer = CachedAnswer(key: key) else { continue }
             if let date = answer.date, date != today {
@@ -77,7 +79,7 @@ public final class AnswerRefresher: @unchecked Sendable {
             do {
                 try db.transaction {
                     guard try db.query("SELECT pg_try_advisory_xact_lock(hashtext($1))", [key]).bool(0, 0) == true else { return }
-                    try AnswerCache(connection: db, policy: policy).store(answer, now: UTCTime.now(), version: version)
+                    try AnswerCache(connection: db, policy: policy).store(answer, now: UTCTime.now(), version: version, memo: memo)
                 }
                 worked = true
             } catch let error as PGError where db.isHealthy {

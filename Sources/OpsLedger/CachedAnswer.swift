@@ -53,9 +53,9 @@ public enum CachedAnswer: Equatable, Sendable {
         }
     }
 
-    /// The serialized answer as of `now`.
-    public func compute(_ db: PGConnection, now: UTCTime) throws -> String {
-        let q = ActivityQueries(connection: db)
+    /// The serialized answer as of `now`; `memo` shares top-agents results between answers.
+    public func compute(_ db: PGConnection, now: UTCTime, memo: TopAgentsMemo? = nil) throws -> String {
+        let q = ActivityQueries(connection: db, memo: memo)
         switch self {
         case .summary(_, let u, let g):
             return try q.summary(now: now, limits: .init(userCents: u, globalCents: g)).serialized()

@@ -1,0 +1,55 @@
+import OpsJSON
+import Testing
+@testable import OpsLedger
+
+/// The refresher shares top-agents results between the summary and the top answer; a reused
+/// result must never make an answer look fresher than the data it was computed from.
+@Suite struct TopAgentsMemoTests {
+    let today = TopAgentsMemo.Key(start: 1_765_065_600, end: 1_765_152_000, limit: 5)
+    let agents: JSON = .array([["agent_id": "a-1", "runs": 3]])
+
+    @Test func reusesAResultAtTheSameDataVersionAcrossRounds() {
+        let memo = TopAgentsMemo()
+        memo.nextRound()
+        memo.begin(version: 7)
+        #expect(memo.lookup(today) == nil)
+        memo.store(today, agents: agents, total: 12)
+        memo.nextRound()
+        memo.begin(version: 7)
+        let hit = memo.lookup(today)
+        #expect(hit?.agents == agents)
+        #expect(hit?.total == 12)
+        #expect(memo.oldestVersionUsed == 7)
+    }
+
+    @Test func anOlderResultOfTheSameRoundIsUsedButLabelsTheAnswerWithItsVersion() {
+        let memo = TopAgentsMemo()
+        memo.nextRound()
+        memo.begin(version: 7)
+        memo.store(today, agents: agents, total: 12)
+        memo.begin(version: 9)  // data changed while the round went on
+        #expect(memo.oldestVersionUsed == nil)
+        #expect(memo.lookup(today)?.total == 12)
+        #expect(memo.oldestVersionUsed == 7)
+    }
+
+    @Test func anOlderResultOfAnEarlierRoundIsNotUsed() {
+        let memo = TopAgentsMemo()
+        memo.nextRound()
+        memo.begin(version: 7)
+        memo.store(today, agents: agents, total: 12)
+        memo.nextRound()
+        memo.begin(version: 8)
+        #expect(memo.lookup(today) == nil)
+        #expect(memo.oldestVersionUsed == nil)
+    }
+
+    @Test func otherWindowsAndLimitsAreOtherEntries() {
+        let memo = TopAgentsMemo()
+        memo.nextRound()
+        memo.begin(version: 7)
+        memo.store(today, agents: agents, total: 12)
+        #expect(memo.lookup(.init(start: today.start, end: today.end, limit: 10)) == nil)
+        #expect(memo.lookup(.init(start: today.start - 86_400, end: today.start, limit: 5)) == nil)
+    }
+}
