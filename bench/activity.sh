@@ -19,7 +19,8 @@
 #      then wrk + bench/ingest.lua POSTing NDJSON batches of 500 fresh records, twice: with
 #      timestamps spread over today ("backfill") and within the last minutes ("live"); the rows of
 #      ops.runs/llm_calls/messages are counted before and after, and every record of a 2xx
-#      answer must be in the database.
+#      answer must be in the database. Meanwhile, every half second, the three reads are
+#      requested and the age of the data in each cached answer is sampled (freshness).
 #
 # Knobs (environment):
 #   BENCH_ACT_SIZES            runs today per size, the first is the baseline ("10000 1000000")
@@ -34,6 +35,9 @@
 #   BENCH_ACT_BATCH            records per ingest request (500)
 #   BENCH_ACT_LIVE_SPAN        seconds of the "live" ingest's timestamps (600; 0 skips it): the
 #                              "backfill" ingest spreads them over the whole of today
+#   BENCH_ACT_FRESH_RATE       records/s of the steady writes during which freshness is
+#                              measured at a rate that leaves the host room (2000; 0 skips them)
+#   BENCH_ACT_FRESH_DURATION   seconds of those steady writes (20)
 #   BENCH_ACT_TIMEOUT          wrk --timeout in seconds (30): a slower answer is an error; wrk's
 #                              default of 2 s would drop the requests that recompute an answer
 #                              from the latencies instead of measuring them
@@ -63,9 +67,11 @@ COLD_ROUNDS=${BENCH_ACT_COLD_ROUNDS:-3}
 INGEST_DURATION=${BENCH_ACT_INGEST_DURATION:-20}
 INGEST_CONNECTIONS=${BENCH_ACT_INGEST_CONNECTIONS:-12}
 LIVE_SPAN=${BENCH_ACT_LIVE_SPAN:-600}
+FRESH_RATE=${BENCH_ACT_FRESH_RATE:-2000}
+FRESH_DURATION=${BENCH_ACT_FRESH_DURATION:-20}
 BATCH=${BENCH_ACT_BATCH:-500}
 TIMEOUT=${BENCH_ACT_TIMEOUT:-30}
-for v in LIVE_SPAN TIMEOUT HISTORY_DAYS DURATION ROUNDS WARMUP THREADS CONNECTIONS COLD_ROUNDS INGEST_DURATION INGEST_CONNECTIONS BATCH; do
+for v in LIVE_SPAN FRESH_RATE FRESH_DURATION TIMEOUT HISTORY_DAYS DURATION ROUNDS WARMUP THREADS CONNECTIONS COLD_ROUNDS INGEST_DURATION INGEST_CONNECTIONS BATCH; do
   case "${!v}" in ''|*[!0-9]*) die "BENCH_ACT_$v=${!v}: expected a whole number" ;; esac
 done
 for n in $SIZES; do
@@ -270,9 +276,12 @@ wrk_get() { # path seconds connections [header] -> the BENCH_JSON line
     | sed -n 's/^BENCH_JSON //p'
 }
 
-ingest_wrk() { # seconds nonce [span_s] -> the BENCH_JSON line
-  OPS_INGEST_TOKEN=$ingest_token INGEST_BATCH=$BATCH INGEST_NONCE=$2 INGEST_SPAN_S=${3:-} \
-    wrk -t"$THREADS" -c"$INGEST_CONNECTIONS" -d"${1}s" --timeout "${TIMEOUT}s" --latency -s "$REPO/bench/ingest.lua" \
+ingest_wrk() { # seconds nonce [span_s] [delay_ms] -> the BENCH_JSON line
+  # A delay means one steady writer (one thread, one connection) instead of the saturating ones.
+  local t=$THREADS c=$INGEST_CONNECTIONS
+  [ -z "${4:-}" ] || { t=1; c=1; }
+  OPS_INGEST_TOKEN=$ingest_token INGEST_BATCH=$BATCH INGEST_NONCE=$2 INGEST_SPAN_S=${3:-} INGEST_DELAY_MS=${4:-} \
+    wrk -t"$t" -c"$c" -d"${1}s" --timeout "${TIMEOUT}s" --latency -s "$REPO/bench/ingest.lua" \
       "$url/api/ops/ingest" 2>&1 \
     | sed -n 's/^BENCH_JSON //p'
 }
@@ -293,6 +302,28 @@ cold_once() { # name path
   printf '{"curl_ms":%s,"compute_ms":%s}' "$(awk -v t="${out#* }" 'BEGIN { printf "%.2f", t * 1000 }')" "${key_ms:-null}"
 }
 
+# The age of the data in each read's answer while an ingest runs, every half second: what a
+# dashboard reading it then would see. The three reads are requested first, as a dashboard
+# would (a cheap answer is recomputed by the read itself, an expensive one is not: the
+# background refresher keeps it fresh), then ops.api_cache says for each answer how old its
+# data is: now - (computed_at - compute_ms), the moment its computation started reading. An
+# answer computed before the ingest began is stale only since then (the data had not changed).
+freshness_probe() { # seconds mode n -> records one "freshness" row
+  local until=$((SECONDS + $1)) samples="" line name path t0
+  t0=$(date +%s.%N)
+  while [ "$SECONDS" -lt "$until" ]; do
+    while IFS='|' read -r name path; do curl -s -o /dev/null -m 30 -H "$auth" "$url$path" || true; done <<<"$READS"
+    line=$(q -c "SELECT string_agg(split_part(key, ':', 1) || '=' || round(least(
+                   extract(epoch FROM clock_timestamp() - computed_at) * 1000 + compute_ms,
+                   (extract(epoch FROM clock_timestamp()) - $t0) * 1000)), ' ')
+                 FROM ops.api_cache
+                 WHERE key LIKE 'summary:%' OR key LIKE 'timeseries:runs_by_hour:today:%' OR key LIKE 'top:agents:today:5:%'" || true)
+    samples="$samples${samples:+;}$line"
+    sleep 0.5
+  done
+  record "{\"row\":\"freshness\",\"mode\":\"$2\",\"size\":$3,\"samples\":\"$samples\"}"
+}
+
 # One ingest measurement on top of size n's data: wrk for INGEST_DURATION, the rows of the three
 # tables counted before and after (every acknowledged record must be there).
 #   backfill: timestamps spread over the whole of today, so inserts land anywhere in the time
@@ -303,7 +334,10 @@ ingest_measure() { # n mode span_s
   sleep 1
   before=$(ledger_counts)
   say "size $L: ingest ($mode), batches of $BATCH records, $INGEST_CONNECTIONS connections, ${INGEST_DURATION}s"
+  freshness_probe "$INGEST_DURATION" "$mode" "$n" &
+  local probe=$!
   line=$(ingest_wrk "$INGEST_DURATION" "$mode$nonce$n" "$span")
+  wait "$probe" || die "the freshness probe failed during the ingest ($mode)"
   [ -n "$line" ] || die "wrk produced no result for the ingest ($mode)"
   # Requests in flight when wrk stopped may still commit: wait until the counts settle.
   after=$(ledger_counts)
@@ -314,6 +348,27 @@ ingest_measure() { # n mode span_s
   read -r a_runs a_llm a_msg <<<"$after"
   record "{\"row\":\"ingest\",\"mode\":\"$mode\",\"size\":$n,\"connections\":$INGEST_CONNECTIONS,\"result\":$line,\"db\":{\"runs\":$((a_runs - b_runs)),\"llm_calls\":$((a_llm - b_llm)),\"messages\":$((a_msg - b_msg))}}"
   say "size $L: ingest ($mode): $(sed 's/.*"ok_requests":\([0-9]*\).*/\1/' <<<"$line") batches acknowledged, $(num $((a_runs + a_llm + a_msg - b_runs - b_llm - b_msg))) rows stored"
+}
+
+# Freshness at a steady write rate (FRESH_RATE records/s from one connection, live timestamps)
+# while a dashboard reads: the saturating ingests above leave the refresher a thin share of
+# the CPU, this is a busy platform that still leaves the host some room (1M runs a day is
+# about 12 a second; the default is 170 times that).
+steady_measure() { # n
+  local n=$1 line before after delay_ms span=$LIVE_SPAN
+  delay_ms=$((BATCH * 1000 / FRESH_RATE))
+  [ "$span" != 0 ] || span=600
+  sleep 1
+  before=$(q -c "SELECT count(*) FROM ops.runs")
+  say "size $L: steady writes, $(num "$FRESH_RATE") records/s (a batch of $BATCH every $delay_ms ms) for ${FRESH_DURATION}s, freshness sampled"
+  freshness_probe "$FRESH_DURATION" steady "$n" &
+  local probe=$!
+  line=$(ingest_wrk "$FRESH_DURATION" "s$nonce$n" "$span" "$delay_ms")
+  wait "$probe" || die "the freshness probe failed during the steady writes"
+  [ -n "$line" ] || die "wrk produced no result for the steady writes"
+  sleep 1
+  after=$(q -c "SELECT count(*) FROM ops.runs")
+  record "{\"row\":\"steady\",\"size\":$n,\"rate\":$FRESH_RATE,\"result\":$line,\"db\":{\"runs\":$((after - before))}}"
 }
 
 check_get /api/ops/ping
@@ -378,6 +433,7 @@ for n in $SIZES; do
   fi
   ingest_measure "$n" backfill ""
   [ "$LIVE_SPAN" = 0 ] || ingest_measure "$n" live "$LIVE_SPAN"
+  [ "$FRESH_RATE" = 0 ] || steady_measure "$n"
 
   end_date=$(q -c "SELECT current_date")
   [ "$end_date" = "$c_date" ] || record "{\"row\":\"midnight\",\"size\":$n,\"from\":\"$c_date\",\"to\":\"$end_date\"}"

@@ -111,13 +111,24 @@ def nginx_latencies(access_log, offset, paths):
     return out
 
 
+def parse_ages(samples):
+    """"summary=812 timeseries=40 top=1200;summary=..." -> {"summary": [812, ...], ...}"""
+    ages = {}
+    for sample in samples.split(";"):
+        for pair in sample.split():
+            name, _, ms = pair.partition("=")
+            if ms:
+                ages.setdefault(name, []).append(float(ms))
+    return ages
+
+
 def main():
     path, header = sys.argv[1], sys.argv[2]
     max_age, cheap = float(sys.argv[3]), float(sys.argv[4])
     start_epoch, access_log, log_dir = float(sys.argv[5]), sys.argv[6], sys.argv[7]
     offset = int(sys.argv[8]) if len(sys.argv) > 8 else 0  # access log size when the bench began
     recs = [json.loads(line) for line in open(path) if line.strip()]
-    runs, cold, data, ingest, conns = {}, {}, {}, {}, {}
+    runs, cold, data, ingest, conns, fresh, steady = {}, {}, {}, {}, {}, {}, {}
     sizes, midnight = [], []
     for r in recs:
         row = r["row"]
@@ -132,6 +143,10 @@ def main():
             conns["ingest"] = conns["ingest live"] = r["connections"]
         elif row == "midnight":
             midnight.append(r)
+        elif row == "freshness":
+            fresh[(r["mode"], r["size"])] = parse_ages(r["samples"])
+        elif row == "steady":
+            steady[r["size"]] = r
         else:
             res = dict(r["result"])
             if "t0" in r:
@@ -292,9 +307,37 @@ def main():
         f"(OPS_CACHE_CHEAP_MS) is recomputed in the request whenever data changed; a more expensive one is recomputed "
         f"in the background as soon as data changed (or, data unchanged, at 3/4 of OPS_CACHE_MAX_AGE_MS = {max_age:.0f} ms "
         f"but not sooner than twice its computation time, at most 10 s) while "
-        f"requests keep getting the previous one. Estimated age of the data while writes continue: one refresher "
+        f"requests keep getting the previous one. Model of the age of the data while writes continue: one refresher "
         f"round (the cold computations of all {len(colds)} read keys) + the slowest one = {bound:,.0f} ms at "
-        f"{label(last) if sizes else '-'} (acceptable: {FRESHNESS_TARGET_MS:,} ms) {ok(bound <= FRESHNESS_TARGET_MS)}")
+        f"{label(last) if sizes else '-'} (an upper bound: the refresher shares the top agents between summary and "
+        f"top; the measured ages follow)")
+    # Measured: the age of each answer's data while writes went on (bench/activity.sh,
+    # freshness_probe), sampled every half second after a dashboard-like read of all three.
+    # Judged against the 5 s during the steady writes; during the saturating ingests (both
+    # cores busy with writes, the refresher gets a thin share) the ages are shown as they are.
+    order = {"steady": 0, "backfill": 1, "live": 2}
+    for (mode, n), ages in sorted(fresh.items(), key=lambda kv: (kv[0][1], order.get(kv[0][0], 9))):
+        if mode == "steady":
+            st = steady.get(n)
+            res = st["result"] if st else None
+            achieved = (res["ok_requests"] * res["batch"] / (res["duration_us"] / 1e6)) if res else 0
+            what = (f"during steady writes at {label(n)} ({achieved:,.0f} records/s achieved of "
+                    f"{st['rate'] if st else '?':,} asked, one connection)")
+        else:
+            what = f"during the ingest {mode} at {label(n)} ({conns.get('ingest', '?')} writers saturating the host; shown, not judged)"
+        if not ages:
+            notes.append(f"freshness {what}: no samples")
+            if mode == "steady":
+                targets.append((f"freshness <= 5 s during steady writes at {label(n)}", False))
+            continue
+        worst = max(max(v) for v in ages.values())
+        parts = [f"{name} median {statistics.median(ages[name]):,.0f} / max {max(ages[name]):,.0f}"
+                 for name in READS if name in ages]
+        verdict = (f" (acceptable: {FRESHNESS_TARGET_MS:,}) {ok(worst <= FRESHNESS_TARGET_MS)}" if mode == "steady" else "")
+        notes.append(f"freshness {what}: age of the data in each answer, ms, "
+                     f"{min(len(v) for v in ages.values())} samples: " + ", ".join(parts) + verdict)
+        if mode == "steady":
+            targets.append((f"freshness <= 5 s during steady writes at {label(n)}", worst <= FRESHNESS_TARGET_MS))
     for m in midnight:
         notes.append(f"WARNING: UTC midnight passed while measuring {label(m['size'])} ({m['from']} -> {m['to']}): "
                      f"'today' changed under the reads; run again.")

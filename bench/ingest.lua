@@ -8,7 +8,9 @@
 -- is a replay and each one must add a row.
 --
 -- Environment: OPS_INGEST_TOKEN (required), INGEST_BATCH, INGEST_NONCE (id prefix; default
--- the start time, so reruns against the same database do not collide).
+-- the start time, so reruns against the same database do not collide), INGEST_SPAN_S (the
+-- timestamps' span back from now, "live"), INGEST_DELAY_MS (a pause before each request on a
+-- connection: a steady write rate instead of as fast as the server answers).
 --
 -- The `done` hook prints one line `BENCH_JSON {...}`: wrk's numbers (as bench/report.lua)
 -- plus what the threads counted: requests sent, 2xx / other responses, the server's
@@ -112,6 +114,11 @@ end
 local function message_line(id)
   return string.format('{"kind":"message","message_id":"%s","thread_id":"th-%s-%d","user_id":"u-%04d","created_at":"%s"}',
     id, nonce, math.random(1, 20000), skewed(users, 1.5), iso(day0 + math.random() * span))
+end
+
+local pause = tonumber(os.getenv("INGEST_DELAY_MS") or "")
+if pause and pause > 0 then
+  function delay() return pause end
 end
 
 function request()

@@ -1,5 +1,6 @@
 import OpsActivity
 import OpsJSON
+import OpsLog
 import OpsPostgres
 
 /// The aggregate reads behind summary, timeseries, top, overview and queue. Every window is
@@ -91,6 +92,7 @@ public struct ActivityQueries {
         let (start, end) = window.bounds(now: now)
         let memoKey = TopAgentsMemo.Key(start: start.seconds, end: end.seconds, limit: limit)
         if let hit = memo?.lookup(memoKey) { return hit }
+        let startedMillis = Timestamp.monotonicMillis()
         let r = try db.query("""
             -- Counts and sums first (a hash aggregate over the window); the percentile, which
             -- needs a sort, only over the runs of the agents that made the list. Both are
@@ -116,7 +118,8 @@ public struct ActivityQueries {
         })
         // No row: no run started in the window (a limit is at least 1, so any run makes a row).
         let total = r.rowCount > 0 ? r.int(0, 6) ?? 0 : 0
-        memo?.store(memoKey, agents: agents, total: total)
+        memo?.store(memoKey, startedMillis: startedMillis, durationMillis: Timestamp.monotonicMillis() - startedMillis,
+                    agents: agents, total: total)
         return (agents, total)
     }
 

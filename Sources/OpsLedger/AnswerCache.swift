@@ -44,7 +44,7 @@ public struct AnswerCache {
             try db.query("UPDATE ops.api_cache SET last_read_at = clock_timestamp() WHERE key = $1", [key])
         }
         let cached = CachePolicy.Cached(dataVersion: v, ageMillis: age, computeMillis: ms)
-        let decision = policy.decide(cached, currentVersion: version)
+        let decision = policy.decide(cached, currentVersion: version, rolling: answer.hasRollingWindow)
         let expensive = ms > policy.cheapMillis
         if decision == .serveCached || (expensive && age < Self.staleLimitMillis) { return body }
         do {
@@ -79,12 +79,18 @@ public struct AnswerCache {
         memo?.begin(version: version)
         let body = try answer.compute(db, now: now, memo: memo)
         let version = min(version, memo?.oldestVersionUsed ?? version)
+        // compute_ms is what computing the answer costs (shared results count as computed
+        // here: CachePolicy must not take the answer for cheap) and at least how old its data
+        // was when stored (the bench's freshness probe reads it): from the oldest shared result
+        // of an older data version it includes, if any.
+        let end = Timestamp.monotonicMillis()
+        let computeMillis = max(end - start + (memo?.reusedMillis ?? 0), end - min(start, memo?.oldestStartUsed ?? start))
         try db.query("""
             INSERT INTO ops.api_cache (key, data_version, computed_at, compute_ms, body, last_read_at)
             VALUES ($1, $2, clock_timestamp(), $3, $4, clock_timestamp())
             ON CONFLICT (key) DO UPDATE SET data_version = EXCLUDED.data_version,
                 computed_at = EXCLUDED.computed_at, compute_ms = EXCLUDED.compute_ms, body = EXCLUDED.body
-            """, [answer.key, String(version), String(Timestamp.monotonicMillis() - start), body])
+            """, [answer.key, String(version), String(computeMillis), body])
         return body
     }
 }

@@ -62,7 +62,8 @@ public final class AnswerRefresher: @unchecked Sendable {
             guard let key = rows.string(i, 0), let version = rows.int(i, 1), let current = rows.int(i, 2),
                   let age = rows.double(i, 3), let ms = rows.double(i, 4) else { continue }
             let cached = CachePolicy.Cached(dataVersion: version, ageMillis: age, computeMillis: ms)
-            if policy.refreshDue(cached, currentVersion: current) { candidates.append((key, age)) }
+            let rolling = CachedAnswer(key: key)?.hasRollingWindow ?? true
+            if policy.refreshDue(cached, currentVersion: current, rolling: rolling) { candidates.append((key, age)) }
         }
         let due = candidates.sorted { $0.ageMillis > $1.ageMillis }.prefix(8).map(\.key)
         let now = UTCTime.now()

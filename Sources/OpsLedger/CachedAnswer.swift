@@ -53,6 +53,17 @@ public enum CachedAnswer: Equatable, Sendable {
         }
     }
 
+    /// Whether the answer moves with the clock while the data stays the same: the summary
+    /// ("errors in the last hour", "active users in 24 h") and the overview (24 h / 7 d ending
+    /// now). The others cover whole calendar days named in their key (today's date), so with
+    /// unchanged data they are exact at any age (CachePolicy).
+    public var hasRollingWindow: Bool {
+        switch self {
+        case .summary, .overview: return true
+        case .timeseries, .top, .globalSpend: return false
+        }
+    }
+
     /// The serialized answer as of `now`; `memo` shares top-agents results between answers.
     public func compute(_ db: PGConnection, now: UTCTime, memo: TopAgentsMemo? = nil) throws -> String {
         let q = ActivityQueries(connection: db, memo: memo)

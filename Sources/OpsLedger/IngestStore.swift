@@ -30,7 +30,7 @@ public struct IngestStore {
             case .heartbeat(let h): beats.append(h)
             }
         }
-        return try db.transaction {
+        let outcome = try db.transaction {
             var events: [(type: String, data: JSON)] = []
             var changed = 0
             changed += try storeAgents(agents, &events)
@@ -43,6 +43,13 @@ public struct IngestStore {
             if !events.isEmpty { outcome.lastEventID = try EventLog(connection: db).append(events) }
             return outcome
         }
+        // Again after the commit: an answer computed between the nextval above and the commit
+        // carries this batch's version without its rows (a sequence is not transactional).
+        // This second version marks it out of date, so it is computed again; without it an
+        // answer of unchanged data could miss the last batch until its next change. The batch
+        // is stored whatever happens here, so a failure is not the client's error.
+        if outcome.changedRecords > 0 { _ = try? db.query("SELECT nextval('ops.data_version')") }
+        return outcome
     }
 
     // MARK: agents

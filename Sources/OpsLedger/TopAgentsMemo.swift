@@ -20,6 +20,10 @@ public final class TopAgentsMemo {
     struct Entry {
         let version: Int64
         let round: Int
+        /// Monotonic time at which the query started: the moment its data is from.
+        let startedMillis: Double
+        /// How long the query took: what reusing it saves.
+        let durationMillis: Double
         let agents: JSON
         let total: Int64
     }
@@ -29,6 +33,15 @@ public final class TopAgentsMemo {
     private var version: Int64 = 0
     /// The oldest data version among the results handed out since `begin`; nil when none.
     public private(set) var oldestVersionUsed: Int64?
+    /// When the oldest result of an older data version handed out since `begin` was computed
+    /// (monotonic ms): an answer that includes it is as old as that result, which its stored
+    /// compute_ms then says.
+    public private(set) var oldestStartUsed: Double?
+    /// What the results handed out since `begin` took to compute. An answer that reused them
+    /// stores its compute_ms with this added: CachePolicy decides by compute_ms whether an
+    /// answer is cheap enough for a request to recompute, and a request has no memo (a top
+    /// answer stored as "0.3 ms" was recomputed in requests, 0.9 s each at 1M runs).
+    public private(set) var reusedMillis: Double = 0
 
     public init() {}
 
@@ -43,15 +56,21 @@ public final class TopAgentsMemo {
     public func begin(version: Int64) {
         self.version = version
         oldestVersionUsed = nil
+        oldestStartUsed = nil
+        reusedMillis = 0
     }
 
     func lookup(_ key: Key) -> (agents: JSON, total: Int64)? {
         guard let e = entries[key], e.version == version || e.round == round else { return nil }
         oldestVersionUsed = min(oldestVersionUsed ?? e.version, e.version)
+        reusedMillis += e.durationMillis
+        // At an unchanged version the result is what the query would return now: no older.
+        if e.version != version { oldestStartUsed = min(oldestStartUsed ?? e.startedMillis, e.startedMillis) }
         return (e.agents, e.total)
     }
 
-    func store(_ key: Key, agents: JSON, total: Int64) {
-        entries[key] = Entry(version: version, round: round, agents: agents, total: total)
+    func store(_ key: Key, startedMillis: Double, durationMillis: Double, agents: JSON, total: Int64) {
+        entries[key] = Entry(version: version, round: round, startedMillis: startedMillis,
+                             durationMillis: durationMillis, agents: agents, total: total)
     }
 }

@@ -191,4 +191,17 @@ import Testing
         #expect(!policy.refreshDue(.init(dataVersion: 5, ageMillis: 9999, computeMillis: 20_000), currentVersion: 5))
         #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 10_000, computeMillis: 20_000), currentVersion: 5))
     }
+
+    @Test func anAnswerWithoutARollingWindowIsExactAtAnyAgeWhileDataIsUnchanged() {
+        let old = CachePolicy.Cached(dataVersion: 5, ageMillis: 3_600_000, computeMillis: 900)
+        #expect(!policy.refreshDue(old, currentVersion: 5, rolling: false))
+        #expect(policy.decide(old, currentVersion: 5, rolling: false) == .serveCached)
+        // ...and is recomputed as soon as the data changed, like any other.
+        #expect(policy.refreshDue(old, currentVersion: 6, rolling: false))
+        let cheap = CachePolicy.Cached(dataVersion: 5, ageMillis: 10, computeMillis: 3)
+        #expect(policy.decide(cheap, currentVersion: 6, rolling: false) == .recompute)
+        // With a rolling window ("errors in the last hour") age still counts.
+        #expect(policy.refreshDue(old, currentVersion: 5, rolling: true))
+        #expect(policy.decide(old, currentVersion: 5, rolling: true) == .recompute)
+    }
 }

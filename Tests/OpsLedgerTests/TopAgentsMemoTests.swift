@@ -13,42 +13,48 @@ import Testing
         memo.nextRound()
         memo.begin(version: 7)
         #expect(memo.lookup(today) == nil)
-        memo.store(today, agents: agents, total: 12)
+        memo.store(today, startedMillis: 100, durationMillis: 900, agents: agents, total: 12)
         memo.nextRound()
         memo.begin(version: 7)
         let hit = memo.lookup(today)
         #expect(hit?.agents == agents)
         #expect(hit?.total == 12)
         #expect(memo.oldestVersionUsed == 7)
+        #expect(memo.oldestStartUsed == nil)  // same data: not older than a query now
+        #expect(memo.reusedMillis == 900)       // but it cost what the query cost
+        memo.begin(version: 7)
+        #expect(memo.reusedMillis == 0)
     }
 
     @Test func anOlderResultOfTheSameRoundIsUsedButLabelsTheAnswerWithItsVersion() {
         let memo = TopAgentsMemo()
         memo.nextRound()
         memo.begin(version: 7)
-        memo.store(today, agents: agents, total: 12)
+        memo.store(today, startedMillis: 100, durationMillis: 900, agents: agents, total: 12)
         memo.begin(version: 9)  // data changed while the round went on
         #expect(memo.oldestVersionUsed == nil)
         #expect(memo.lookup(today)?.total == 12)
         #expect(memo.oldestVersionUsed == 7)
+        #expect(memo.oldestStartUsed == 100)
     }
 
     @Test func anOlderResultOfAnEarlierRoundIsNotUsed() {
         let memo = TopAgentsMemo()
         memo.nextRound()
         memo.begin(version: 7)
-        memo.store(today, agents: agents, total: 12)
+        memo.store(today, startedMillis: 100, durationMillis: 900, agents: agents, total: 12)
         memo.nextRound()
         memo.begin(version: 8)
         #expect(memo.lookup(today) == nil)
         #expect(memo.oldestVersionUsed == nil)
+        #expect(memo.oldestStartUsed == nil)
     }
 
     @Test func otherWindowsAndLimitsAreOtherEntries() {
         let memo = TopAgentsMemo()
         memo.nextRound()
         memo.begin(version: 7)
-        memo.store(today, agents: agents, total: 12)
+        memo.store(today, startedMillis: 100, durationMillis: 900, agents: agents, total: 12)
         #expect(memo.lookup(.init(start: today.start, end: today.end, limit: 10)) == nil)
         #expect(memo.lookup(.init(start: today.start - 86_400, end: today.start, limit: 5)) == nil)
     }

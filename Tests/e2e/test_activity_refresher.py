@@ -68,3 +68,37 @@ def test_changed_data_is_refreshed_at_once(clean):
     eventually(refreshed, timeout=6.0, interval=0.2)
     runs = o.sql("SELECT body::json->>'runs_today' FROM ops.api_cache WHERE key LIKE :'k';", k=SUMMARY)
     assert runs == "2", f"the refreshed summary should count both runs, has runs_today={runs!r}"
+
+
+TOP = "top:agents:today:5:%"
+
+
+def _top_computed_at(o):
+    return o.sql("SELECT extract(epoch FROM computed_at)::text FROM ops.api_cache WHERE key LIKE :'k';", k=TOP)
+
+
+def test_an_answer_without_a_rolling_window_is_not_recomputed_while_data_is_unchanged(clean):
+    """Top agents of today cover a whole calendar day named in the key: while no data changes
+    the cached answer is exact at any age, so neither the refresher nor a request recomputes
+    it (the summary, with its rolling windows, would be recomputed after 1.5 s here)."""
+    o = clean
+    o.ingest_ok([finished_run("r-refresh-3", "ag-1", ago(minutes=2), ago(minutes=1))])
+    o.top("agents", limit=5)
+    eventually(lambda: _assert(_top_computed_at(o) != "", "top not cached"))
+    stamp = o.sql("UPDATE ops.api_cache SET compute_ms = 2500, computed_at = clock_timestamp() - interval '40 seconds', "
+                  "last_read_at = clock_timestamp() WHERE key LIKE :'k' "
+                  "RETURNING extract(epoch FROM computed_at)::text;", k=TOP)
+    assert stamp, "the top answer was not cached after a GET"
+    # Older than the request path's 30 s limit and the refresher's 10 s ceiling: still served.
+    top = o.top("agents", limit=5)
+    assert [a["runs"] for a in top] == [1], top
+    time.sleep(2.5)
+    assert _top_computed_at(o) == stamp, "an answer of unchanged data without a rolling window was recomputed"
+
+    o.ingest_ok([finished_run("r-refresh-4", "ag-1", ago(seconds=90), ago(seconds=30))])
+
+    def refreshed():
+        assert _top_computed_at(o) != stamp, "the top answer was not recomputed after its data changed"
+    eventually(refreshed, timeout=6.0, interval=0.2)
+    eventually(lambda: _assert([a["runs"] for a in o.top("agents", limit=5)] == [2],
+                               "the refreshed top answer does not count the new run"), timeout=6.0, interval=0.2)
