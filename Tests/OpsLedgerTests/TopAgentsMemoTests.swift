@@ -8,6 +8,16 @@ import Testing
     let today = TopAgentsMemo.Key(start: 1_765_065_600, end: 1_765_152_000, limit: 5)
     let agents: JSON = .array([["agent_id": "a-1", "runs": 3]])
 
+    /// A memo in its first round holding today's top 5, computed at data version 7 from
+    /// monotonic time 100 ms in 900 ms.
+    func memoHoldingTodayAtVersion7() -> TopAgentsMemo {
+        let memo = TopAgentsMemo()
+        memo.nextRound()
+        memo.begin(version: 7)
+        memo.store(today, startedMillis: 100, durationMillis: 900, agents: agents, total: 12)
+        return memo
+    }
+
     @Test func reusesAResultAtTheSameDataVersionAcrossRounds() {
         let memo = TopAgentsMemo()
         memo.nextRound()
@@ -27,10 +37,7 @@ import Testing
     }
 
     @Test func anOlderResultOfTheSameRoundIsUsedButLabelsTheAnswerWithItsVersion() {
-        let memo = TopAgentsMemo()
-        memo.nextRound()
-        memo.begin(version: 7)
-        memo.store(today, startedMillis: 100, durationMillis: 900, agents: agents, total: 12)
+        let memo = memoHoldingTodayAtVersion7()
         memo.begin(version: 9)  // data changed while the round went on
         #expect(memo.oldestVersionUsed == nil)
         #expect(memo.lookup(today)?.total == 12)
@@ -39,10 +46,7 @@ import Testing
     }
 
     @Test func anOlderResultOfAnEarlierRoundIsNotUsed() {
-        let memo = TopAgentsMemo()
-        memo.nextRound()
-        memo.begin(version: 7)
-        memo.store(today, startedMillis: 100, durationMillis: 900, agents: agents, total: 12)
+        let memo = memoHoldingTodayAtVersion7()
         memo.nextRound()
         memo.begin(version: 8)
         #expect(memo.lookup(today) == nil)
@@ -51,10 +55,7 @@ import Testing
     }
 
     @Test func otherWindowsAndLimitsAreOtherEntries() {
-        let memo = TopAgentsMemo()
-        memo.nextRound()
-        memo.begin(version: 7)
-        memo.store(today, startedMillis: 100, durationMillis: 900, agents: agents, total: 12)
+        let memo = memoHoldingTodayAtVersion7()
         #expect(memo.lookup(.init(start: today.start, end: today.end, limit: 10)) == nil)
         #expect(memo.lookup(.init(start: today.start - 86_400, end: today.start, limit: 5)) == nil)
     }

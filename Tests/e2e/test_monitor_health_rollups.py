@@ -93,6 +93,7 @@ def check_rollups_and_retention(db, monitors, tag):
     history = db.row("SELECT count(*) AS n FROM ops.alert_history h JOIN ops.alerts a ON a.id = h.alert_id "
                      "WHERE a.dedupe_key = :'k'", k=f"{tag}-old")["n"]
     assert history == 1
+    version_before = int(db.row("SELECT last_value AS v FROM ops.data_version")["v"])
     m = monitors.start([], extra_env={"OPS_RETENTION_DAYS": str(RETENTION_DAYS)})
 
     def deleted():
@@ -100,6 +101,12 @@ def check_rollups_and_retention(db, monitors, tag):
         left = remaining(db, tag)
         assert all(v == ["keep"] for v in left.values()), left
     eventually(deleted, timeout=60)
+
+    # Ledger rows gone change cached answers as new ones do: the data version moved on.
+    def version_moved():
+        v = int(db.row("SELECT last_value AS v FROM ops.data_version")["v"])
+        assert v > version_before, f"ops.data_version stayed at {v} after retention deleted ledger rows"
+    eventually(version_moved, timeout=10)
     # The resolved alert's history went with it (ON DELETE CASCADE).
     assert db.row("SELECT count(*) AS n FROM ops.alert_history h LEFT JOIN ops.alerts a ON a.id = h.alert_id "
                   "WHERE a.id IS NULL")["n"] == 0

@@ -92,6 +92,16 @@ final class RollupRetention: MonitorComponent {
             }
             if total > 0 { deleted.append((rule.table, .int(Int64(total)))) }
         }
+        // Rows gone from the ledger change cached answers like new ones do: a 30-day series
+        // under OPS_RETENTION_DAYS=7 must drop them (README, "Freshness").
+        let ledger: Set<String> = ["ops.runs", "ops.messages", "ops.llm_calls"]
+        if deleted.contains(where: { ledger.contains($0.0) }) {
+            do {
+                try db.run { c in _ = try c.query("SELECT nextval('ops.data_version')") }
+            } catch {
+                context.logger.warn("retention could not mark cached answers out of date", [("error", .string("\(error)"))])
+            }
+        }
         if !deleted.isEmpty {
             context.logger.info("retention deleted old rows", deleted + [("retention_days", .int(Int64(context.config.retentionDays))),
                                                                         ("ms", .int(Int64((ProbeClock.now() - started) * 1000)))])
