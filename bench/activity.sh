@@ -21,6 +21,8 @@
 #      ops.runs/llm_calls/messages are counted before and after, and every record of a 2xx
 #      answer must be in the database. Meanwhile, every half second, the three reads are
 #      requested and the age of the data in each cached answer is sampled (freshness).
+#   5. steady writes (BENCH_ACT_FRESH_RATE records/s from one connection) with the same
+#      freshness sampling: the condition the 5 s freshness target is judged in.
 #
 # Knobs (environment):
 #   BENCH_ACT_SIZES            runs today per size, the first is the baseline ("10000 1000000")
