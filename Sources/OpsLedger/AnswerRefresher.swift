@@ -57,21 +57,21 @@ public final class AnswerRefresher: @unchecked Sendable {
             FROM ops.api_cache c, (SELECT last_value AS v FROM ops.data_version) d
             WHERE c.last_read_at > clock_timestamp() - interval '60 seconds' AND c.compute_ms > $1
             """, [String(policy.cheapMillis)])
-        var candidates: [(key: String, ageMillis: Double)] = []
+        var candidates: [(key: String, answer: CachedAnswer, ageMillis: Double)] = []
         for i in 0..<rows.rowCount {
-            guard let key = rows.string(i, 0), let version = rows.int(i, 1), let current = rows.int(i, 2),
-                  let age = rows.double(i, 3), let ms = rows.double(i, 4) else { continue }
+            guard let key = rows.string(i, 0), let answer = CachedAnswer(key: key), let version = rows.int(i, 1),
+                  let current = rows.int(i, 2), let age = rows.double(i, 3), let ms = rows.double(i, 4) else { continue }
             let cached = CachePolicy.Cached(dataVersion: version, ageMillis: age, computeMillis: ms)
-            let rolling = CachedAnswer(key: key)?.hasRollingWindow ?? true
-            if policy.refreshDue(cached, currentVersion: current, rolling: rolling) { candidates.append((key, age)) }
+            if policy.refreshDue(cached, currentVersion: current, rolling: answer.hasRollingWindow) {
+                candidates.append((key, answer, age))
+            }
         }
-        let due = candidates.sorted { $0.ageMillis > $1.ageMillis }.prefix(8).map(\.key)
+        let due = candidates.sorted { $0.ageMillis > $1.ageMillis }.prefix(8)
         let now = UTCTime.now()
         let today = now.dateString
         var worked = false
         memo.nextRound()
-        for key in due {
-            guard let answer = CachedAnswer(key: key) else { continue }
+        for (key, answer, _) in due {
             if let date = answer.date, date != today {
                 try db.query("DELETE FROM ops.api_cache WHERE key = $1", [key])  // that day is over
                 continue

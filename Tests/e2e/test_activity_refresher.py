@@ -18,17 +18,19 @@ from activity_helpers import clean, ops, eventually, finished_run, ago  # noqa: 
 SUMMARY = "summary:%"
 
 
-def _computed_at(o):
-    """The cached summary's computed_at (epoch seconds, as text), or '' when not cached."""
-    return o.sql("SELECT extract(epoch FROM computed_at)::text FROM ops.api_cache WHERE key LIKE :'k';", k=SUMMARY)
+def _computed_at(o, key=SUMMARY):
+    """A cached answer's computed_at (epoch seconds, as text), or '' when not cached."""
+    return o.sql("SELECT extract(epoch FROM computed_at)::text FROM ops.api_cache WHERE key LIKE :'k';", k=key)
 
 
-def _mark_expensive(o, compute_ms):
-    """Pretend the last computation took compute_ms and ended just now; returns its stamp."""
-    out = o.sql("UPDATE ops.api_cache SET compute_ms = :'ms', computed_at = clock_timestamp(), "
+def _mark_expensive(o, compute_ms, key=SUMMARY, ended_s_ago=0):
+    """Pretend the last computation took compute_ms and ended ended_s_ago seconds ago;
+    returns its stamp."""
+    out = o.sql("UPDATE ops.api_cache SET compute_ms = :'ms', "
+                "computed_at = clock_timestamp() - make_interval(secs => :'ago'), "
                 "last_read_at = clock_timestamp() WHERE key LIKE :'k' "
-                "RETURNING extract(epoch FROM computed_at)::text;", k=SUMMARY, ms=compute_ms)
-    assert out, "the summary was not cached after a GET"
+                "RETURNING extract(epoch FROM computed_at)::text;", k=key, ms=compute_ms, ago=ended_s_ago)
+    assert out, f"{key} was not cached after a GET"
     return out
 
 
@@ -73,10 +75,6 @@ def test_changed_data_is_refreshed_at_once(clean):
 TOP = "top:agents:today:5:%"
 
 
-def _top_computed_at(o):
-    return o.sql("SELECT extract(epoch FROM computed_at)::text FROM ops.api_cache WHERE key LIKE :'k';", k=TOP)
-
-
 def test_an_answer_without_a_rolling_window_is_not_recomputed_while_data_is_unchanged(clean):
     """Top agents of today cover a whole calendar day named in the key: while no data changes
     the cached answer is exact at any age, so neither the refresher nor a request recomputes
@@ -84,21 +82,18 @@ def test_an_answer_without_a_rolling_window_is_not_recomputed_while_data_is_unch
     o = clean
     o.ingest_ok([finished_run("r-refresh-3", "ag-1", ago(minutes=2), ago(minutes=1))])
     o.top("agents", limit=5)
-    eventually(lambda: _assert(_top_computed_at(o) != "", "top not cached"))
-    stamp = o.sql("UPDATE ops.api_cache SET compute_ms = 2500, computed_at = clock_timestamp() - interval '40 seconds', "
-                  "last_read_at = clock_timestamp() WHERE key LIKE :'k' "
-                  "RETURNING extract(epoch FROM computed_at)::text;", k=TOP)
-    assert stamp, "the top answer was not cached after a GET"
+    eventually(lambda: _assert(_computed_at(o, TOP) != "", "top not cached"))
+    stamp = _mark_expensive(o, 2500, key=TOP, ended_s_ago=40)
     # Older than the request path's 30 s limit and the refresher's 10 s ceiling: still served.
     top = o.top("agents", limit=5)
     assert [a["runs"] for a in top] == [1], top
     time.sleep(2.5)
-    assert _top_computed_at(o) == stamp, "an answer of unchanged data without a rolling window was recomputed"
+    assert _computed_at(o, TOP) == stamp, "an answer of unchanged data without a rolling window was recomputed"
 
     o.ingest_ok([finished_run("r-refresh-4", "ag-1", ago(seconds=90), ago(seconds=30))])
 
     def refreshed():
-        assert _top_computed_at(o) != stamp, "the top answer was not recomputed after its data changed"
+        assert _computed_at(o, TOP) != stamp, "the top answer was not recomputed after its data changed"
     eventually(refreshed, timeout=6.0, interval=0.2)
     eventually(lambda: _assert([a["runs"] for a in o.top("agents", limit=5)] == [2],
                                "the refreshed top answer does not count the new run"), timeout=6.0, interval=0.2)

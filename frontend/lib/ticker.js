@@ -16,17 +16,17 @@ export const EVENT_KINDS = {
 
 const str = (v) => (v === null || v === undefined ? "" : String(v));
 
-/**
- * One line of text for an event's details (agent, run, duration, cost, reason…).
- * @param {{type: string} & Record<string, any>} data
- * @returns {string}
- */
 /** A ticker event (the frame or its data) about an alert. */
 export function isAlertEvent(ev) {
   const t = ev && (ev.type === "ops_event" && ev.data ? ev.data.type : ev.type);
   return t === "alert_fired" || t === "alert_resolved";
 }
 
+/**
+ * One line of text for an event's details (agent, run, duration, cost, reason…).
+ * @param {{type: string} & Record<string, any>} data
+ * @returns {string}
+ */
 export function describeEvent(data) {
   const d = data || {};
   const parts = [];

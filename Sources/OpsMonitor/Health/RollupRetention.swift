@@ -75,6 +75,7 @@ final class RollupRetention: MonitorComponent {
     /// skipped, the others still run.
     func retain(_ db: DatabaseSession, _ context: MonitorContext) {
         var deleted: [(String, JSON)] = []
+        var ledgerChanged = false
         let started = ProbeClock.now()
         for rule in RetentionPlan.rules(retentionDays: context.config.retentionDays) {
             let cutoff = ISO8601DateFormatter().string(from: Date(timeIntervalSinceNow: -rule.maxAgeSeconds))
@@ -90,12 +91,14 @@ final class RollupRetention: MonitorComponent {
             } catch {
                 context.logger.warn("retention failed for a table", [("table", .string(rule.table)), ("error", .string("\(error)"))])
             }
-            if total > 0 { deleted.append((rule.table, .int(Int64(total)))) }
+            if total > 0 {
+                deleted.append((rule.table, .int(Int64(total))))
+                ledgerChanged = ledgerChanged || rule.isLedger
+            }
         }
         // Rows gone from the ledger change cached answers like new ones do: a 30-day series
         // under OPS_RETENTION_DAYS=7 must drop them (README, "Freshness").
-        let ledger: Set<String> = ["ops.runs", "ops.messages", "ops.llm_calls"]
-        if deleted.contains(where: { ledger.contains($0.0) }) {
+        if ledgerChanged {
             do {
                 try db.run { c in _ = try c.query("SELECT nextval('ops.data_version')") }
             } catch {

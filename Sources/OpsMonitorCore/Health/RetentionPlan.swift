@@ -6,12 +6,17 @@ public struct RetentionRule: Sendable, Equatable {
     public var timeColumn: String
     public var condition: String?
     public var maxAgeSeconds: Double
+    /// A table of the activity ledger: rows deleted from it change cached answers (the
+    /// monitor then bumps ops.data_version, as ingest does for new rows).
+    public var isLedger: Bool
 
-    public init(table: String, timeColumn: String, condition: String? = nil, maxAgeSeconds: Double) {
+    public init(table: String, timeColumn: String, condition: String? = nil, maxAgeSeconds: Double,
+                isLedger: Bool = false) {
         self.table = table
         self.timeColumn = timeColumn
         self.condition = condition
         self.maxAgeSeconds = maxAgeSeconds
+        self.isLedger = isLedger
     }
 
     /// One batch: the rows' ctids first (LIMIT), so a huge backlog is deleted in bounded
@@ -47,9 +52,9 @@ public enum RetentionPlan {
             RetentionRule(table: "ops.alerts", timeColumn: "resolved_at", condition: "state = 'resolved'", maxAgeSeconds: keep),
             RetentionRule(table: "ops.alert_silences", timeColumn: "ends_at", maxAgeSeconds: keep),
             // The activity ledger.
-            RetentionRule(table: "ops.runs", timeColumn: "created_at", maxAgeSeconds: keep),
-            RetentionRule(table: "ops.messages", timeColumn: "created_at", maxAgeSeconds: keep),
-            RetentionRule(table: "ops.llm_calls", timeColumn: "ts", maxAgeSeconds: keep),
+            RetentionRule(table: "ops.runs", timeColumn: "created_at", maxAgeSeconds: keep, isLedger: true),
+            RetentionRule(table: "ops.messages", timeColumn: "created_at", maxAgeSeconds: keep, isLedger: true),
+            RetentionRule(table: "ops.llm_calls", timeColumn: "ts", maxAgeSeconds: keep, isLedger: true),
             // Monitor processes that stopped beating long ago (one row per process ever started).
             RetentionRule(table: "ops.monitor_instances", timeColumn: "heartbeat_at", maxAgeSeconds: 7 * day),
         ]
