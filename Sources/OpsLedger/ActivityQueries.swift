@@ -32,19 +32,22 @@ public struct ActivityQueries {
         let p = [d0.sql, d1.sql]
         // runs_today comes with the top agents (one pass over today's runs, not two).
         let top = try topAgentsWithTotal(window: .today, now: now, limit: 5)
-        let finished = try db.query("""
-            SELECT sum(cost_usd), count(cost_usd),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE status = 'success'),
-                   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE status = 'success')
-            FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2
+        // Counts and costs come from ops.run_rollup_now (hourly and daily aggregates the
+        // database keeps, migration 0014); the percentiles need every duration of the day.
+        let spent = try db.query("""
+            SELECT sum(cost), sum(costs) FROM ops.run_rollup_now WHERE axis = 'f' AND bucket >= $1 AND bucket < $2
+            """, p)
+        let latency = try db.query("""
+            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms),
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)
+            FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2 AND status = 'success'
             """, p)
         let errors = try db.query("""
             SELECT count(*) FROM ops.runs WHERE status = 'failed' AND finished_at > $1 AND finished_at <= $2
             """, [now.adding(seconds: -3600).sql, now.sql])
         let topUser = try db.query("""
-            SELECT user_id, sum(cost_usd) AS spent FROM ops.runs
-            WHERE finished_at >= $1 AND finished_at < $2 AND cost_usd IS NOT NULL AND user_id IS NOT NULL
-            GROUP BY user_id ORDER BY spent DESC, user_id LIMIT 1
+            SELECT key, sum(cost) AS spent FROM ops.run_rollup_now WHERE axis = 'c' AND bucket >= $1 AND bucket < $2
+            GROUP BY key HAVING sum(costs) > 0 ORDER BY spent DESC, key LIMIT 1
             """, p)
         let active = try db.query("""
             SELECT count(*) FROM (
@@ -58,8 +61,8 @@ public struct ActivityQueries {
             ) u
             """, [now.adding(seconds: -86_400).sql, now.sql])
         let agents = try db.query("SELECT count(*), count(*) FILTER (WHERE schedule IS NOT NULL) FROM ops.agents")
-        let knownCosts = finished.int(0, 1) ?? 0
-        let spentToday = knownCosts > 0 ? finished.double(0, 0) ?? 0 : nil
+        let knownCosts = spent.int(0, 1) ?? 0
+        let spentToday = knownCosts > 0 ? spent.double(0, 0) ?? 0 : nil
         let userGauge = BudgetGauge(limitCents: limits.userCents, usedUSD: topUser.rowCount > 0 ? topUser.double(0, 1) ?? 0 : 0)
         let globalGauge = BudgetGauge(limitCents: limits.globalCents, usedUSD: spentToday ?? 0)
         return [
@@ -73,7 +76,7 @@ public struct ActivityQueries {
             "active_users_24h": .from(active.int(0, 0)),
             "agents_total": .from(agents.int(0, 0)),
             "agents_scheduled": .from(agents.int(0, 1)),
-            "latency_ms": ["p50": .from(finished.double(0, 2)), "p95": .from(finished.double(0, 3))],
+            "latency_ms": ["p50": .from(latency.double(0, 0)), "p95": .from(latency.double(0, 1))],
             "errors_last_hour": .from(errors.int(0, 0)),
             "top_agents_today": top.agents,
             "generated_at": .string(now.iso8601),
@@ -94,15 +97,16 @@ public struct ActivityQueries {
         if let hit = memo?.lookup(memoKey) { return hit }
         let startedMillis = Timestamp.monotonicMillis()
         let r = try db.query("""
-            -- Counts and sums first (a hash aggregate over the window); the percentile, which
-            -- needs a sort, only over the runs of the agents that made the list. Both are
-            -- index-only passes over runs_started (it INCLUDEs agent_id and duration_ms).
-            -- `total` sums every agent's count before the LIMIT: the summary's runs_today
-            -- without another pass over the window (0.48 s at 2M runs today).
+            -- Counts and sums from the hourly aggregates (ops.run_rollup_now, axis s); the
+            -- percentile, which needs every duration, only over the runs of the agents that
+            -- made the list: an index-only pass over runs_started (it INCLUDEs agent_id and
+            -- duration_ms). `total` sums every agent's count before the LIMIT: the summary's
+            -- runs_today.
             WITH t AS (
-                SELECT agent_id, count(*) AS runs, sum(cost_usd) AS cost, sum(count(*)) OVER () AS total
-                FROM ops.runs WHERE started_at >= $1 AND started_at < $2
-                GROUP BY agent_id ORDER BY runs DESC, agent_id ASC LIMIT $3
+                SELECT key AS agent_id, sum(runs) AS runs, CASE WHEN sum(costs) > 0 THEN sum(cost) END AS cost,
+                       sum(sum(runs)) OVER () AS total
+                FROM ops.run_rollup_now WHERE axis = 's' AND bucket >= $1 AND bucket < $2
+                GROUP BY key HAVING sum(runs) > 0 ORDER BY runs DESC, agent_id ASC LIMIT $3
             ), p AS (
                 SELECT r.agent_id, percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) AS p95
                 FROM ops.runs r WHERE r.started_at >= $1 AND r.started_at < $2 AND r.agent_id IN (SELECT agent_id FROM t)
@@ -127,9 +131,9 @@ public struct ActivityQueries {
     public func topUsers(window: SeriesWindow, now: UTCTime, limit: Int) throws -> JSON {
         let (start, end) = window.bounds(now: now)
         let r = try db.query("""
-            SELECT user_id, count(*) AS runs, sum(cost_usd) FROM ops.runs
-            WHERE started_at >= $1 AND started_at < $2 AND user_id IS NOT NULL
-            GROUP BY user_id ORDER BY runs DESC, user_id ASC LIMIT $3
+            SELECT key, sum(runs) AS runs, CASE WHEN sum(costs) > 0 THEN sum(cost) END
+            FROM ops.run_rollup_now WHERE axis = 'u' AND bucket >= $1 AND bucket < $2
+            GROUP BY key HAVING sum(runs) > 0 ORDER BY runs DESC, key ASC LIMIT $3
             """, [start.sql, end.sql, String(limit)])
         return .array((0..<r.rowCount).map { i in
             ["user_id": .from(r.string(i, 0)), "runs": .from(r.int(i, 1)), "cost_usd": .from(r.double(i, 2).map(roundUSD))]
@@ -162,26 +166,19 @@ public struct ActivityQueries {
     /// Zero-filled points: hourly for today (`hour_iso`), daily for 7d/30d (`date`).
     public func timeseries(_ metric: Metric, window: SeriesWindow, now: UTCTime) throws -> JSON {
         let (start, end) = window.bounds(now: now)
-        // One index range scan per bucket (24 hours, or 7/30 days) that only counts or sums:
-        // grouping every run by date_trunc cost a function call and a hash lookup per row,
-        // about 3x as much (runs by hour at 1M runs today: 1.53 s → 0.49 s; by day over 30
-        // days: 3.9 s → 1.1 s; cost by hour: 1.24 s → 0.72 s). Each scan is index-only:
-        // runs_started, runs_failed and runs_finished (which INCLUDEs cost_usd).
-        let unit = window == .today ? "1 hour" : "1 day"
-        let perBucket: String
+        // From the hourly aggregates (ops.run_rollup_now): axis s counts runs by start hour,
+        // axis f failures and costs by finish hour; a day is the sum of its hours.
+        let (axis, value): (String, String)
         switch metric {
-        case .runsByHour:
-            perBucket = "SELECT count(*) FROM ops.runs WHERE started_at >= b AND started_at < b + $3::interval"
-        case .errorsByHour:
-            perBucket = "SELECT count(*) FROM ops.runs WHERE status = 'failed' AND finished_at >= b AND finished_at < b + $3::interval"
-        case .costByHour:
-            perBucket = "SELECT coalesce(sum(cost_usd), 0) FROM ops.runs WHERE finished_at >= b AND finished_at < b + $3::interval"
+        case .runsByHour: (axis, value) = ("s", "runs")
+        case .errorsByHour: (axis, value) = ("f", "failed")
+        case .costByHour: (axis, value) = ("f", "cost")
         }
-        let sql = """
-            SELECT extract(epoch FROM b)::bigint, (\(perBucket))
-            FROM generate_series($1::timestamptz, $2::timestamptz - $3::interval, $3::interval) b
-            """
-        let r = try db.query(sql, [start.sql, end.sql, unit])
+        let r = try db.query("""
+            SELECT extract(epoch FROM date_trunc($3, bucket, 'UTC'))::bigint, sum(\(value))
+            FROM ops.run_rollup_now WHERE axis = $4 AND bucket >= $1 AND bucket < $2
+            GROUP BY 1
+            """, [start.sql, end.sql, window == .today ? "hour" : "day", axis])
         var values: [Int64: Double] = [:]
         for i in 0..<r.rowCount { if let b = r.int(i, 0) { values[b] = r.double(i, 1) ?? 0 } }
         let key = window == .today ? "hour_iso" : "date"

@@ -50,6 +50,9 @@ public final class AnswerRefresher: @unchecked Sendable {
             holdsLock = try db.query("SELECT pg_try_advisory_lock($1::bigint)", [Self.lockKey]).bool(0, 0) == true
             guard holdsLock else { usleep(750_000); return false }
         }
+        // Ingest's pending aggregates first (migration 0014): readers add them up on every
+        // read until they are folded, so the fewer the cheaper.
+        try db.query("SELECT ops.fold_run_rollup()")
         // Keys read in the last minute that only the refresher computes (expensive ones); which
         // of them are due is CachePolicy.refreshDue, oldest computation first, 8 a round.
         let rows = try db.query("""

@@ -82,8 +82,9 @@ public enum CachedAnswer: Equatable, Sendable {
             return try q.overview(period: p, now: now).serialized()
         case .globalSpend:
             let (d0, d1) = SeriesWindow.today.bounds(now: now)
-            let r = try db.query("SELECT coalesce(sum(cost_usd), 0) FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2",
-                                 [d0.sql, d1.sql])
+            let r = try db.query("""
+                SELECT coalesce(sum(cost), 0) FROM ops.run_rollup_now WHERE axis = 'f' AND bucket >= $1 AND bucket < $2
+                """, [d0.sql, d1.sql])
             return String(r.double(0, 0) ?? 0)
         }
     }

@@ -1,0 +1,172 @@
+"""The run aggregates (migration 0014, README "Freshness"): ops.run_rollup and its pending rows,
+kept by statement triggers on ops.runs and folded by the refresher.
+
+Summary, timeseries and top read their counts and costs from them, so a divergence would be a
+wrong number on the dashboard. Each test writes through a different path (ingest batches that
+move runs queued -> running -> success/failed, concurrent batches on the same runs, SQL UPDATE
+and DELETE as retention does, TRUNCATE) and then compares every aggregate row with the same
+numbers recomputed from ops.runs.
+"""
+
+import concurrent.futures
+import json
+import subprocess
+import time
+
+from activity_helpers import clean, ops, eventually, run, finished_run, ago, today_start  # noqa: F401
+import datetime as dt
+
+# Rows of ops.run_rollup_now (folded + pending, summed) that differ from ops.runs recomputed, in
+# either direction. Zero rows on both sides are equal to no row.
+DIFF_SQL = """
+WITH raw AS (
+  SELECT 's'::"char" AS axis, date_trunc('hour', started_at, 'UTC') AS bucket, agent_id AS key,
+         count(*) AS runs, 0::bigint AS failed, coalesce(sum(cost_usd), 0) AS cost, count(cost_usd) AS costs
+  FROM ops.runs WHERE started_at IS NOT NULL GROUP BY 1, 2, 3
+  UNION ALL
+  SELECT 'u'::"char", date_trunc('day', started_at, 'UTC'), user_id, count(*), 0, coalesce(sum(cost_usd), 0), count(cost_usd)
+  FROM ops.runs WHERE started_at IS NOT NULL AND user_id IS NOT NULL GROUP BY 1, 2, 3
+  UNION ALL
+  SELECT 'f'::"char", date_trunc('hour', finished_at, 'UTC'), '', 0, count(*) FILTER (WHERE status = 'failed'),
+         coalesce(sum(cost_usd), 0), count(cost_usd)
+  FROM ops.runs WHERE finished_at IS NOT NULL GROUP BY 1, 2, 3
+  UNION ALL
+  SELECT 'c'::"char", date_trunc('day', finished_at, 'UTC'), user_id, 0, 0, sum(cost_usd), count(*)
+  FROM ops.runs WHERE finished_at IS NOT NULL AND user_id IS NOT NULL AND cost_usd IS NOT NULL GROUP BY 1, 2, 3
+), agg AS (
+  SELECT axis, bucket, key, sum(runs) AS runs, sum(failed) AS failed, sum(cost) AS cost, sum(costs) AS costs
+  FROM ops.run_rollup_now GROUP BY 1, 2, 3
+)
+SELECT json_agg(d) FROM (
+  (SELECT 'missing' AS side, * FROM (SELECT * FROM raw EXCEPT SELECT * FROM agg) m)
+  UNION ALL
+  (SELECT 'extra', * FROM (SELECT * FROM agg WHERE runs <> 0 OR failed <> 0 OR cost <> 0 OR costs <> 0
+                           EXCEPT SELECT * FROM raw) e)
+) d;
+"""
+
+
+def assert_rollup_matches(o, what):
+    diff = o.sql(DIFF_SQL)
+    assert diff == "", f"after {what}, ops.run_rollup_now differs from ops.runs: {diff}"
+
+
+def assert_rollup_not_empty(o):
+    # A comparison of two empty sides cannot fail: make sure there was something to compare.
+    n = int(o.sql("SELECT count(*) FROM ops.run_rollup_now;"))
+    assert n > 0, "ops.run_rollup_now has no rows although runs were written"
+
+
+def pending(o):
+    return int(o.sql("SELECT count(*) FROM ops.run_rollup_pending;"))
+
+
+def test_runs_moving_through_states_keep_the_aggregates_exact(clean):
+    o = clean
+    t = ago(minutes=50)
+    yesterday_late = today_start() - dt.timedelta(minutes=30)
+    # queued, then running, then finished: each step moves the run between axes and buckets.
+    o.ingest_ok([run(f"r-move-{i}", f"ag-{i % 3}", "queued", t, user_id=f"u-{i % 4}") for i in range(12)]
+                + [run("r-nouser", "ag-9", "queued", t)])
+    assert_rollup_matches(o, "queued runs")
+    o.ingest_ok([run(f"r-move-{i}", f"ag-{i % 3}", "running", t, started_at=t, user_id=f"u-{i % 4}")
+                 for i in range(12)]
+                + [run("r-nouser", "ag-9", "running", t, started_at=t)])
+    assert_rollup_matches(o, "runs started")
+    finished = []
+    for i in range(12):
+        status = "failed" if i % 5 == 0 else "success"
+        # Known, unknown (null) and zero costs.
+        cost = None if i % 4 == 0 else (0.0 if i % 4 == 1 else 0.0125 * i)
+        finished.append(finished_run(f"r-move-{i}", f"ag-{i % 3}", t, ago(minutes=40 - i), status=status,
+                                     user_id=f"u-{i % 4}", cost_usd=cost))
+    finished.append(finished_run("r-nouser", "ag-9", t, ago(minutes=30), cost_usd=1.5))
+    # A run started yesterday at 23:30 that finished today counts by start in yesterday's
+    # bucket and by finish in today's.
+    finished.append(finished_run("r-midnight", "ag-1", yesterday_late, today_start() + dt.timedelta(minutes=5),
+                                 user_id="u-1", cost_usd=0.25))
+    o.ingest_ok(finished)
+    assert_rollup_matches(o, "runs finished")
+    # A replay changes nothing.
+    o.ingest_ok(finished)
+    assert_rollup_matches(o, "a replayed batch")
+    assert_rollup_not_empty(o)
+    # And the answers read the aggregates: runs started today by ag-0..2 and ag-9.
+    top = {a["agent_id"]: a for a in o.top("agents", limit=10)}
+    assert top["ag-0"]["runs"] == 4 and top["ag-9"]["runs"] == 1, top
+    assert "r-midnight" not in json.dumps(top)
+
+
+def test_concurrent_batches_on_the_same_runs_keep_the_aggregates_exact(clean):
+    o = clean
+    t = ago(minutes=20)
+    ids = [f"r-race-{i}" for i in range(200)]
+
+    def batch(status, k):
+        recs = []
+        for n, run_id in enumerate(ids):
+            if status == "queued":
+                recs.append(run(run_id, f"ag-{n % 7}", "queued", t, user_id=f"u-{n % 11}"))
+            elif status == "running":
+                recs.append(run(run_id, f"ag-{n % 7}", "running", t, started_at=t, user_id=f"u-{n % 11}"))
+            else:
+                recs.append(finished_run(run_id, f"ag-{n % 7}", t, ago(minutes=k % 10 + 1),
+                                         status="failed" if n % 9 == 0 else "success",
+                                         user_id=f"u-{n % 11}", cost_usd=0.001 * (n % 13)))
+        return o.ingest(recs)
+
+    # Every state of the same 200 runs, 12 batches at once: the merge decides the final state,
+    # the triggers must count exactly what it wrote.
+    jobs = [("queued", k) for k in range(4)] + [("running", k) for k in range(4)] + [("success", k) for k in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda j: batch(*j), jobs))
+    assert all(a.status_code == 200 for a in answers), [a.text[:200] for a in answers]
+    assert_rollup_not_empty(o)
+    assert_rollup_matches(o, "12 concurrent batches on the same 200 runs")
+
+
+def test_sql_updates_deletes_and_truncate_keep_the_aggregates_exact(clean):
+    o = clean
+    t = ago(hours=2)
+    o.ingest_ok([finished_run(f"r-sql-{i}", f"ag-{i % 2}", t, ago(hours=1), user_id=f"u-{i % 3}",
+                              cost_usd=0.5, status="failed" if i % 3 == 0 else "success") for i in range(30)])
+    # What an operator or retention does by hand.
+    o.sql("UPDATE ops.runs SET cost_usd = NULL WHERE run_id IN ('r-sql-1', 'r-sql-2');"
+          "UPDATE ops.runs SET agent_id = 'ag-moved', user_id = NULL WHERE run_id = 'r-sql-3';"
+          "DELETE FROM ops.runs WHERE run_id IN ('r-sql-4', 'r-sql-5', 'r-sql-6');")
+    assert_rollup_not_empty(o)
+    assert_rollup_matches(o, "SQL updates and deletes")
+    o.sql("TRUNCATE ops.runs;")
+    assert o.sql("SELECT count(*) FROM ops.run_rollup_now;") == "0", "TRUNCATE ops.runs left aggregates behind"
+    assert o.summary()["runs_today"] == 0
+
+
+def test_pending_rows_count_in_answers_and_the_refresher_folds_them(clean):
+    o = clean
+    t = ago(minutes=30)
+    # Hold the fold's lock (ops.fold_run_rollup skips while another holds it) so that the rows
+    # are seen pending first; the answers must count them all the same.
+    holder = subprocess.Popen(["psql", o.db_url, "-X", "-q", "-c",
+                               "BEGIN; SELECT pg_advisory_xact_lock(7286412098153); SELECT pg_sleep(4); COMMIT;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        o.ingest_ok([finished_run(f"r-fold-{i}", "ag-f", t, ago(minutes=10), user_id="u-f", cost_usd=0.1)
+                     for i in range(5)])
+        time.sleep(0.5)  # several refresher rounds
+        assert pending(o) > 0, "the pending rows were folded although the fold's lock was held"
+        body = o.summary()
+        assert body["runs_today"] == 5 and body["cost_today_usd"] == 0.5, body
+        assert_rollup_matches(o, "an ingest whose rows are pending")
+    finally:
+        holder.wait(timeout=15)
+    assert holder.returncode == 0, holder.stderr.read()
+
+    def folded():
+        assert pending(o) == 0, f"{pending(o)} pending aggregate rows were not folded"
+    eventually(folded, timeout=5.0)
+    folded_rows = int(o.sql("SELECT count(*) FROM ops.run_rollup WHERE key IN ('ag-f', 'u-f');"))
+    assert folded_rows >= 3, f"the fold moved nothing into ops.run_rollup ({folded_rows} rows)"
+    assert_rollup_matches(o, "the fold")
+    body = o.summary()
+    assert body["runs_today"] == 5 and body["cost_today_usd"] == 0.5, body
