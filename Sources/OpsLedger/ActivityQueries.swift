@@ -10,10 +10,14 @@ public struct ActivityQueries {
     let db: PGConnection
     /// The refresher's shared top-agents results (nil on the request path).
     let memo: TopAgentsMemo?
+    /// The refresher's histograms of today's durations (nil on the request path, which sorts
+    /// the durations with percentile_cont: the same numbers).
+    let durations: RunDurations?
 
-    public init(connection: PGConnection, memo: TopAgentsMemo? = nil) {
+    public init(connection: PGConnection, memo: TopAgentsMemo? = nil, durations: RunDurations? = nil) {
         self.db = connection
         self.memo = memo
+        self.durations = durations
     }
 
     public struct Limits: Sendable {
@@ -37,11 +41,17 @@ public struct ActivityQueries {
         let spent = try db.query("""
             SELECT sum(cost), sum(costs) FROM ops.run_rollup_now WHERE axis = 'f' AND bucket >= $1 AND bucket < $2
             """, p)
-        let latency = try db.query("""
-            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms),
-                   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)
-            FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2 AND status = 'success'
-            """, p)
+        let latency: [Double?]
+        if let h = durations?.histograms(for: d0.dateString) {
+            latency = h.latency.percentiles([0.5, 0.95])
+        } else {
+            let r = try db.query("""
+                SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms),
+                       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)
+                FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2 AND status = 'success'
+                """, p)
+            latency = [r.double(0, 0), r.double(0, 1)]
+        }
         let errors = try db.query("""
             SELECT count(*) FROM ops.runs WHERE status = 'failed' AND finished_at > $1 AND finished_at <= $2
             """, [now.adding(seconds: -3600).sql, now.sql])
@@ -76,7 +86,7 @@ public struct ActivityQueries {
             "active_users_24h": .from(active.int(0, 0)),
             "agents_total": .from(agents.int(0, 0)),
             "agents_scheduled": .from(agents.int(0, 1)),
-            "latency_ms": ["p50": .from(latency.double(0, 0)), "p95": .from(latency.double(0, 1))],
+            "latency_ms": ["p50": .from(latency[0]), "p95": .from(latency[1])],
             "errors_last_hour": .from(errors.int(0, 0)),
             "top_agents_today": top.agents,
             "generated_at": .string(now.iso8601),
@@ -96,35 +106,54 @@ public struct ActivityQueries {
         let memoKey = TopAgentsMemo.Key(start: start.seconds, end: end.seconds, limit: limit)
         if let hit = memo?.lookup(memoKey) { return hit }
         let startedMillis = Timestamp.monotonicMillis()
-        let r = try db.query("""
-            -- Counts and sums from the hourly aggregates (ops.run_rollup_now, axis s); the
-            -- percentile, which needs every duration, only over the runs of the agents that
-            -- made the list: an index-only pass over runs_started (it INCLUDEs agent_id and
-            -- duration_ms). `total` sums every agent's count before the LIMIT: the summary's
-            -- runs_today.
-            WITH t AS (
-                SELECT key AS agent_id, sum(runs) AS runs, CASE WHEN sum(costs) > 0 THEN sum(cost) END AS cost,
-                       sum(sum(runs)) OVER () AS total
-                FROM ops.run_rollup_now WHERE axis = 's' AND bucket >= $1 AND bucket < $2
-                GROUP BY key HAVING sum(runs) > 0 ORDER BY runs DESC, agent_id ASC LIMIT $3
-            ), p AS (
-                SELECT r.agent_id, percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) AS p95
-                FROM ops.runs r WHERE r.started_at >= $1 AND r.started_at < $2 AND r.agent_id IN (SELECT agent_id FROM t)
-                GROUP BY r.agent_id
-            )
-            SELECT t.agent_id, a.name, a.owner_email, t.runs, t.cost, p.p95, t.total
-            FROM t LEFT JOIN ops.agents a ON a.agent_id = t.agent_id LEFT JOIN p ON p.agent_id = t.agent_id
-            ORDER BY t.runs DESC, t.agent_id ASC
-            """, [start.sql, end.sql, String(limit)])
-        let agents: JSON = .array((0..<r.rowCount).map { i in
-            ["agent_id": .from(r.string(i, 0)), "name": .from(r.string(i, 1)), "owner_email": .from(r.string(i, 2)),
-             "runs": .from(r.int(i, 3)), "cost_usd": .from(r.double(i, 4).map(roundUSD)), "p95_ms": .from(r.double(i, 5))]
-        })
+        // Counts and sums from the hourly aggregates (ops.run_rollup_now, axis s). `total` sums
+        // every agent's count before the LIMIT: the summary's runs_today.
+        let counts = """
+            SELECT key AS agent_id, sum(runs) AS runs, CASE WHEN sum(costs) > 0 THEN sum(cost) END AS cost,
+                   sum(sum(runs)) OVER () AS total
+            FROM ops.run_rollup_now WHERE axis = 's' AND bucket >= $1 AND bucket < $2
+            GROUP BY key HAVING sum(runs) > 0 ORDER BY runs DESC, agent_id ASC LIMIT $3
+            """
+        let parameters = [start.sql, end.sql, String(limit)]
+        let r: PGResult
+        let agents: JSON
+        if window == .today, let h = durations?.histograms(for: start.dateString) {
+            r = try db.query("""
+                WITH t AS (\(counts))
+                SELECT t.agent_id, a.name, a.owner_email, t.runs, t.cost, NULL, t.total
+                FROM t LEFT JOIN ops.agents a ON a.agent_id = t.agent_id ORDER BY t.runs DESC, t.agent_id ASC
+                """, parameters)
+            agents = Self.topAgentsJSON(r) { h.byAgent[$0]?.percentile(0.95) }
+        } else {
+            // The percentile, which needs every duration, only over the runs of the agents that
+            // made the list: an index-only pass over runs_started (it INCLUDEs agent_id and
+            // duration_ms).
+            r = try db.query("""
+                WITH t AS (\(counts)), p AS (
+                    SELECT r.agent_id, percentile_cont(0.95) WITHIN GROUP (ORDER BY r.duration_ms) AS p95
+                    FROM ops.runs r WHERE r.started_at >= $1 AND r.started_at < $2 AND r.agent_id IN (SELECT agent_id FROM t)
+                    GROUP BY r.agent_id
+                )
+                SELECT t.agent_id, a.name, a.owner_email, t.runs, t.cost, p.p95, t.total
+                FROM t LEFT JOIN ops.agents a ON a.agent_id = t.agent_id LEFT JOIN p ON p.agent_id = t.agent_id
+                ORDER BY t.runs DESC, t.agent_id ASC
+                """, parameters)
+            agents = Self.topAgentsJSON(r) { _ in nil }
+        }
         // No row: no run started in the window (a limit is at least 1, so any run makes a row).
         let total = r.rowCount > 0 ? r.int(0, 6) ?? 0 : 0
         memo?.store(memoKey, startedMillis: startedMillis, durationMillis: Timestamp.monotonicMillis() - startedMillis,
                     agents: agents, total: total)
         return (agents, total)
+    }
+
+    /// Rows of agent_id, name, owner_email, runs, cost, p95; `p95` overrides a NULL p95 column.
+    static func topAgentsJSON(_ r: PGResult, p95: (String) -> Double?) -> JSON {
+        .array((0..<r.rowCount).map { i in
+            ["agent_id": .from(r.string(i, 0)), "name": .from(r.string(i, 1)), "owner_email": .from(r.string(i, 2)),
+             "runs": .from(r.int(i, 3)), "cost_usd": .from(r.double(i, 4).map(roundUSD)),
+             "p95_ms": .from(r.double(i, 5) ?? r.string(i, 0).flatMap(p95))]
+        })
     }
 
     /// Users by runs started in the window, ties by user_id; with their known spend.

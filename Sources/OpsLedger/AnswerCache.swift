@@ -72,19 +72,23 @@ public struct AnswerCache {
     }
 
     /// Computes and stores; the caller holds the key's lock. With a memo (the refresher), the
-    /// answer is stored under the oldest data version it reflects.
+    /// answer is stored under the oldest data version it reflects. With `durations`, `version`
+    /// must have been read before they were last synced (they may miss what committed after).
     @discardableResult
-    public func store(_ answer: CachedAnswer, now: UTCTime, version: Int64, memo: TopAgentsMemo? = nil) throws -> String {
+    public func store(_ answer: CachedAnswer, now: UTCTime, version: Int64, memo: TopAgentsMemo? = nil,
+                      durations: RunDurations? = nil) throws -> String {
         let start = Timestamp.monotonicMillis()
         memo?.begin(version: version)
-        let body = try answer.compute(db, now: now, memo: memo)
+        durations?.begin()
+        let body = try answer.compute(db, now: now, memo: memo, durations: durations)
         let version = min(version, memo?.oldestVersionUsed ?? version)
         // compute_ms is what computing the answer costs (shared results count as computed
         // here: CachePolicy must not take the answer for cheap) and at least how old its data
         // was when stored (the bench's freshness probe reads it): from the oldest shared result
-        // of an older data version it includes, if any.
+        // of an older data version it includes, or the duration histograms' last sync, if any.
         let end = Timestamp.monotonicMillis()
-        let computeMillis = max(end - start + (memo?.reusedMillis ?? 0), end - min(start, memo?.oldestStartUsed ?? start))
+        let oldest = min(start, memo?.oldestStartUsed ?? start, durations?.usedSyncMillis ?? start)
+        let computeMillis = max(end - start + (memo?.reusedMillis ?? 0), end - oldest)
         try db.query("""
             INSERT INTO ops.api_cache (key, data_version, computed_at, compute_ms, body, last_read_at)
             VALUES ($1, $2, clock_timestamp(), $3, $4, clock_timestamp())

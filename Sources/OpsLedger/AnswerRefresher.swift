@@ -19,6 +19,9 @@ public final class AnswerRefresher: @unchecked Sendable {
     private var connection: PGConnection?
     private var holdsLock = false
     private let memo = TopAgentsMemo()
+    /// Today's duration histograms (migration 0015): kept up to date every round, also while
+    /// no answer is due, so that the pending rows stay few.
+    private let durations = RunDurations()
 
     public init(databaseURL: String, policy: CachePolicy, logger: Logger) {
         self.databaseURL = databaseURL
@@ -32,8 +35,12 @@ public final class AnswerRefresher: @unchecked Sendable {
                 let worked = try round()
                 usleep(worked ? 50_000 : 250_000)
             } catch {
+                if connection?.isHealthy == true {
+                    logger.warn("refresher round failed", [("error", .string(String(describing: error)))])
+                }
                 connection = nil
                 holdsLock = false
+                durations.reset()
                 usleep(1_000_000)
             }
         }
@@ -49,10 +56,19 @@ public final class AnswerRefresher: @unchecked Sendable {
         if !holdsLock {
             holdsLock = try db.query("SELECT pg_try_advisory_lock($1::bigint)", [Self.lockKey]).bool(0, 0) == true
             guard holdsLock else { usleep(750_000); return false }
+            durations.reset()  // another refresher may have taken pending rows meanwhile
         }
         // Ingest's pending aggregates first (migration 0014): readers add them up on every
         // read until they are folded, so the fewer the cheaper.
         try db.query("SELECT ops.fold_run_rollup()")
+        // The data version before the histograms are synced: every answer of this round is
+        // stored under it, as the histograms may miss what commits after the sync.
+        let version = try db.query("SELECT last_value FROM ops.data_version").int(0, 0) ?? 0
+        let buildStart = Timestamp.monotonicMillis()
+        if try durations.sync(db, now: UTCTime.now()) {
+            logger.info("built today's duration histograms from ops.runs",
+                        [("ms", .int(Int64(Timestamp.monotonicMillis() - buildStart)))])
+        }
         // Keys read in the last minute that only the refresher computes (expensive ones); which
         // of them are due is CachePolicy.refreshDue, oldest computation first, 8 a round.
         let rows = try db.query("""
@@ -79,11 +95,11 @@ public final class AnswerRefresher: @unchecked Sendable {
                 try db.query("DELETE FROM ops.api_cache WHERE key = $1", [key])  // that day is over
                 continue
             }
-            let version = try db.query("SELECT last_value FROM ops.data_version").int(0, 0) ?? 0
             do {
                 try db.transaction {
                     guard try db.query("SELECT pg_try_advisory_xact_lock(hashtext($1))", [key]).bool(0, 0) == true else { return }
-                    try AnswerCache(connection: db, policy: policy).store(answer, now: UTCTime.now(), version: version, memo: memo)
+                    try AnswerCache(connection: db, policy: policy).store(answer, now: UTCTime.now(), version: version,
+                                                                          memo: memo, durations: durations)
                 }
                 worked = true
             } catch let error as PGError where db.isHealthy {

@@ -64,9 +64,11 @@ public enum CachedAnswer: Equatable, Sendable {
         }
     }
 
-    /// The serialized answer as of `now`; `memo` shares top-agents results between answers.
-    public func compute(_ db: PGConnection, now: UTCTime, memo: TopAgentsMemo? = nil) throws -> String {
-        let q = ActivityQueries(connection: db, memo: memo)
+    /// The serialized answer as of `now`; `memo` shares top-agents results between answers,
+    /// `durations` are the refresher's histograms of today's durations.
+    public func compute(_ db: PGConnection, now: UTCTime, memo: TopAgentsMemo? = nil,
+                        durations: RunDurations? = nil) throws -> String {
+        let q = ActivityQueries(connection: db, memo: memo, durations: durations)
         switch self {
         case .summary(_, let u, let g):
             return try q.summary(now: now, limits: .init(userCents: u, globalCents: g)).serialized()

@@ -170,3 +170,85 @@ def test_pending_rows_count_in_answers_and_the_refresher_folds_them(clean):
     assert_rollup_matches(o, "the fold")
     body = o.summary()
     assert body["runs_today"] == 5 and body["cost_today_usd"] == 0.5, body
+
+
+# --- the refresher's duration histograms (migration 0015) -------------------------------------
+
+SQL_PERCENTILES = """
+SELECT json_build_object(
+  'p50', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) FROM ops.runs
+          WHERE status = 'success' AND finished_at >= date_trunc('day', now(), 'UTC')
+            AND finished_at < date_trunc('day', now(), 'UTC') + interval '1 day'),
+  'p95', (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) FROM ops.runs
+          WHERE status = 'success' AND finished_at >= date_trunc('day', now(), 'UTC')
+            AND finished_at < date_trunc('day', now(), 'UTC') + interval '1 day'),
+  'agents', (SELECT json_object_agg(agent_id, p95) FROM (
+      SELECT agent_id, percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95 FROM ops.runs
+      WHERE started_at >= date_trunc('day', now(), 'UTC') AND started_at < date_trunc('day', now(), 'UTC') + interval '1 day'
+      GROUP BY agent_id) a));
+"""
+
+
+def _summary_stamp(o):
+    return o.sql("SELECT extract(epoch FROM computed_at)::text FROM ops.api_cache WHERE key LIKE 'summary:%';")
+
+
+def _refreshed_summary(o, what):
+    """Mark the cached summary expensive, so that only the refresher (which uses the histograms)
+    recomputes it, change nothing else, and return its next answer as the refresher stored it."""
+    o.summary()
+    eventually(lambda: _assert(_summary_stamp(o) != "", "summary not cached"))
+    stamp = o.sql("UPDATE ops.api_cache SET compute_ms = 900, last_read_at = clock_timestamp() "
+                  "WHERE key LIKE 'summary:%' RETURNING extract(epoch FROM computed_at)::text;")
+    o.sql("SELECT nextval('ops.data_version');")  # data changed: the refresher recomputes it at once
+
+    def recomputed():
+        assert _summary_stamp(o) != stamp, f"the refresher did not recompute the summary after {what}"
+    eventually(recomputed, timeout=10.0, interval=0.25)
+    return json.loads(o.sql("SELECT body FROM ops.api_cache WHERE key LIKE 'summary:%';"))
+
+
+def _assert(cond, message):
+    assert cond, message
+
+
+def _as_served(v):
+    """A float as the API prints it (15 significant digits, JSON_REAL_PRECISION(15))."""
+    return None if v is None else float(f"{v:.15g}")
+
+
+def _assert_percentiles_match_sql(o, body, what):
+    want = json.loads(o.sql(SQL_PERCENTILES))
+    assert want["p50"] is not None, f"no successful run today to compare after {what}"
+    expected = {"p50": _as_served(want["p50"]), "p95": _as_served(want["p95"])}
+    assert body["latency_ms"] == expected, (
+        f"after {what}, the refresher's latency {body['latency_ms']} is not percentile_cont's {expected}")
+    for a in body["top_agents_today"]:
+        assert a["p95_ms"] == _as_served(want["agents"][a["agent_id"]]), (
+            f"after {what}, {a['agent_id']} p95_ms {a['p95_ms']} is not percentile_cont's {want['agents'][a['agent_id']]}")
+    assert body["top_agents_today"], f"no top agents to compare after {what}"
+
+
+def test_the_refreshers_percentiles_equal_percentile_cont_through_changes(clean):
+    o = clean
+    t = ago(minutes=40)
+    # Durations with repeats (ranks fall between equal and unequal neighbours) on 3 agents.
+    durations = [120, 120, 340, 980, 1500, 1500, 1500, 2200, 4100, 9000, 15000, 61000, 7, 7, 30000]
+    o.ingest_ok([finished_run(f"r-pct-{i}", f"ag-{i % 3}", t, t + dt.timedelta(milliseconds=d), duration_ms=d)
+                 for i, d in enumerate(durations)])
+    _assert_percentiles_match_sql(o, _refreshed_summary(o, "the first batch"), "the first batch")
+    # Runs that move: a queued run starting and succeeding, a success replaced by a failure
+    # (it leaves the latency histogram), a run deleted by hand, one more agent.
+    o.ingest_ok([run("r-pct-q", "ag-3", "queued", ago(minutes=5))])
+    o.ingest_ok([finished_run("r-pct-q", "ag-3", ago(minutes=4), ago(minutes=3), duration_ms=777),
+                 finished_run("r-pct-1", "ag-1", t, t + dt.timedelta(milliseconds=121000), status="failed",
+                              duration_ms=121000)])
+    o.sql("DELETE FROM ops.runs WHERE run_id = 'r-pct-11';")
+    _assert_percentiles_match_sql(o, _refreshed_summary(o, "moves and a delete"), "moves and a delete")
+    # A TRUNCATE (the refresher builds its histograms again) and new data.
+    o.sql("TRUNCATE ops.runs;")
+    o.ingest_ok([finished_run(f"r-pct-new-{i}", "ag-new", t, t + dt.timedelta(milliseconds=d), duration_ms=d)
+                 for i, d in enumerate([50, 60, 70])])
+    body = _refreshed_summary(o, "a TRUNCATE")
+    _assert_percentiles_match_sql(o, body, "a TRUNCATE")
+    assert body["runs_today"] == 3 and body["latency_ms"]["p50"] == 60, body
