@@ -34,10 +34,11 @@ public struct ActivityQueries {
     public func summary(now: UTCTime, limits: Limits) throws -> JSON {
         let (d0, d1) = SeriesWindow.today.bounds(now: now)
         let p = [d0.sql, d1.sql]
-        // runs_today comes with the top agents (one pass over today's runs, not two).
+        // runs_today comes with the top agents (the total of their counts).
         let top = try topAgentsWithTotal(window: .today, now: now, limit: 5)
         // Counts and costs come from ops.run_rollup_now (hourly and daily aggregates the
-        // database keeps, migration 0014); the percentiles need every duration of the day.
+        // database keeps, migration 0014); the percentiles from the refresher's histograms,
+        // or, on the request path (small data), from sorting the day's durations.
         let spent = try db.query("""
             SELECT sum(cost), sum(costs) FROM ops.run_rollup_now WHERE axis = 'f' AND bucket >= $1 AND bucket < $2
             """, p)

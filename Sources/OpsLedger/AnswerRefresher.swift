@@ -19,7 +19,7 @@ public final class AnswerRefresher: @unchecked Sendable {
     private var connection: PGConnection?
     private var holdsLock = false
     private let memo = TopAgentsMemo()
-    /// Today's duration histograms (migration 0015): kept up to date every round, also while
+    /// Today's duration histograms (migration 0014): kept up to date every round, also while
     /// no answer is due, so that the pending rows stay few.
     private let durations = RunDurations()
 

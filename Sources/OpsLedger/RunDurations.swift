@@ -4,7 +4,7 @@ import OpsPostgres
 
 /// Today's duration histograms, kept in memory by the refresher that holds the lock, so that
 /// the summary's latency p50/p95 and the top agents' p95_ms are exact without sorting every
-/// run of the day (about 1.1 s at 1M runs today). The triggers of migration 0015 write every
+/// run of the day (about 1.1 s at 1M runs today). The triggers of migration 0014 write every
 /// change of a duration to ops.run_duration_pending; `sync` takes those rows (DELETE ...
 /// RETURNING) and applies them, or builds the histograms from ops.runs when it has none for
 /// today (start, a new UTC day, a TRUNCATE, an inconsistency). One refresher thread owns it;
@@ -78,7 +78,9 @@ public final class RunDurations {
                 return .built(latency: l, byAgent: a, epoch: epochNow)
             }
             guard pending > 0 else { return .none }
-            return .taken(try db.query("DELETE FROM ops.run_duration_pending RETURNING axis, day::text, key, duration_ms, n"))
+            return .taken(try db.query("""
+                DELETE FROM ops.run_duration_pending RETURNING axis, extract(epoch FROM day)::bigint, key, duration_ms, n
+                """))
         }
         switch read {
         case .none:
@@ -87,7 +89,7 @@ public final class RunDurations {
         case .taken(let r):
             syncedAtMillis = startedMillis
             for i in 0..<r.rowCount {
-                guard r.string(i, 1) == today, let d = r.int(i, 3), let n = r.int(i, 4) else { continue }
+                guard r.int(i, 1) == d0.seconds, let d = r.int(i, 3), let n = r.int(i, 4) else { continue }
                 if r.string(i, 0) == "l" {
                     latency.add(d, count: n)
                 } else if let agent = r.string(i, 2) {

@@ -172,7 +172,7 @@ def test_pending_rows_count_in_answers_and_the_refresher_folds_them(clean):
     assert body["runs_today"] == 5 and body["cost_today_usd"] == 0.5, body
 
 
-# --- the refresher's duration histograms (migration 0015) -------------------------------------
+# --- the refresher's duration histograms (migration 0014) -------------------------------------
 
 SQL_PERCENTILES = """
 SELECT json_build_object(

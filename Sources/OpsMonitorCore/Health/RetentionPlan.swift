@@ -55,6 +55,10 @@ public enum RetentionPlan {
             RetentionRule(table: "ops.runs", timeColumn: "created_at", maxAgeSeconds: keep, isLedger: true),
             RetentionRule(table: "ops.messages", timeColumn: "created_at", maxAgeSeconds: keep, isLedger: true),
             RetentionRule(table: "ops.llm_calls", timeColumn: "ts", maxAgeSeconds: keep, isLedger: true),
+            // The runs' aggregates (migration 0014): deleting the runs above leaves their buckets
+            // at zero, and a run's buckets (start and finish) are at most a little younger than
+            // its created_at; two days on, nothing counts in them any more.
+            RetentionRule(table: "ops.run_rollup", timeColumn: "bucket", maxAgeSeconds: keep + 2 * day),
             // Monitor processes that stopped beating long ago (one row per process ever started).
             RetentionRule(table: "ops.monitor_instances", timeColumn: "heartbeat_at", maxAgeSeconds: 7 * day),
         ]
