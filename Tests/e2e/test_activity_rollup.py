@@ -27,6 +27,9 @@ WITH raw AS (
   SELECT 'u'::"char", date_trunc('day', started_at, 'UTC'), user_id, count(*), 0, coalesce(sum(cost_usd), 0), count(cost_usd)
   FROM ops.runs WHERE started_at IS NOT NULL AND user_id IS NOT NULL GROUP BY 1, 2, 3
   UNION ALL
+  SELECT 'h'::"char", date_trunc('hour', started_at, 'UTC'), user_id, count(*), 0, 0, 0
+  FROM ops.runs WHERE started_at IS NOT NULL AND user_id IS NOT NULL GROUP BY 1, 2, 3
+  UNION ALL
   SELECT 'f'::"char", date_trunc('hour', finished_at, 'UTC'), '', 0, count(*) FILTER (WHERE status = 'failed'),
          coalesce(sum(cost_usd), 0), count(cost_usd)
   FROM ops.runs WHERE finished_at IS NOT NULL GROUP BY 1, 2, 3
@@ -170,6 +173,31 @@ def test_pending_rows_count_in_answers_and_the_refresher_folds_them(clean):
     assert_rollup_matches(o, "the fold")
     body = o.summary()
     assert body["runs_today"] == 5 and body["cost_today_usd"] == 0.5, body
+
+
+def test_active_users_count_whole_hours_from_the_aggregates_and_the_ends_from_runs(clean):
+    o = clean
+    o.ingest_ok([
+        # The first, partial hour of the 24 h (read from ops.runs): in by a minute, out by 30 s.
+        run("r-edge-in", "ag-1", "running", ago(hours=23, minutes=59), started_at=ago(hours=23, minutes=59),
+            user_id="u-edge-in"),
+        run("r-edge-out", "ag-1", "running", ago(hours=24, seconds=30), started_at=ago(hours=24, seconds=30),
+            user_id="u-edge-out"),
+        # Whole hours (the aggregates), the current hour (ops.runs), twice the same user.
+        run("r-mid", "ag-1", "running", ago(hours=12), started_at=ago(hours=12), user_id="u-mid"),
+        run("r-mid-2", "ag-2", "running", ago(hours=3), started_at=ago(hours=3), user_id="u-mid"),
+        run("r-now", "ag-1", "running", ago(seconds=5), started_at=ago(seconds=5), user_id="u-now"),
+        # Never started: not active. Started, then deleted: not active any more.
+        run("r-queued", "ag-1", "queued", ago(hours=6), user_id="u-queued"),
+        run("r-gone", "ag-1", "running", ago(hours=8), started_at=ago(hours=8), user_id="u-gone"),
+    ])
+    o.sql("DELETE FROM ops.runs WHERE run_id = 'r-gone';")
+    assert_rollup_matches(o, "runs around the 24 h window")
+
+    def three():
+        got = o.summary()["active_users_24h"]
+        assert got == 3, f"active_users_24h is {got}; u-edge-in, u-mid and u-now were active"
+    eventually(three)
 
 
 # --- the refresher's duration histograms (migration 0014) -------------------------------------

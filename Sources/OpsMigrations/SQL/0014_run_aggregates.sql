@@ -14,6 +14,7 @@
 --    by, and by what key); bucket = the start of an hour or a day, UTC:
 --      s  started_at, hour, agent_id   runs today, runs_by_hour, top agents (and the total)
 --      u  started_at, day,  user_id    top users
+--      h  started_at, hour, user_id    active users in 24 h (the whole hours inside the window)
 --      f  finished_at, hour, ''        cost today, cost_by_hour, errors_by_hour
 --      c  finished_at, day, user_id    spend per user (budget_user); only runs with a known cost
 --    `costs` counts the runs whose cost is known: a sum over none of them is null (unknown).
@@ -78,6 +79,9 @@ SELECT $q$
         UNION ALL
         SELECT 'u', date_bin('1 day', started_at, timestamptz '2000-01-01 00:00:00+00'), user_id, sign, 0,
                sign * coalesce(cost_usd, 0), sign * (cost_usd IS NOT NULL)::int
+        FROM c WHERE started_at IS NOT NULL AND user_id IS NOT NULL
+        UNION ALL
+        SELECT 'h', date_bin('1 hour', started_at, timestamptz '2000-01-01 00:00:00+00'), user_id, sign, 0, 0, 0
         FROM c WHERE started_at IS NOT NULL AND user_id IS NOT NULL
         UNION ALL
         SELECT 'f', date_bin('1 hour', finished_at, timestamptz '2000-01-01 00:00:00+00'), '', 0,
