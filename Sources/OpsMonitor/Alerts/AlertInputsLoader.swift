@@ -133,13 +133,15 @@ final class AlertInputsLoader {
         let runsFloor = config.dailyRunsPerUser > 0 ? floor(.budgetRuns).map { $0 / 100 * Double(config.dailyRunsPerUser) } : nil
         var users: [AlertBudgetSample.User] = []
         if spendFloor != nil || runsFloor != nil {
+            // From the runs' daily aggregates (migration 0014: axis c, spend by finish day and
+            // user; axis u, runs by start day and user): a few thousand rows at any size.
             let r = try db.query("""
                 WITH spend AS (
-                    SELECT user_id, sum(cost_usd) AS spent FROM ops.runs
-                    WHERE finished_at >= $1 AND finished_at < $2 AND user_id IS NOT NULL AND cost_usd IS NOT NULL GROUP BY user_id
+                    SELECT key AS user_id, sum(cost) AS spent FROM ops.run_rollup_now
+                    WHERE axis = 'c' AND bucket >= $1 AND bucket < $2 GROUP BY key HAVING sum(costs) > 0
                 ), started AS (
-                    SELECT user_id, count(*) AS runs FROM ops.runs
-                    WHERE started_at >= $1 AND started_at < $2 AND user_id IS NOT NULL GROUP BY user_id
+                    SELECT key AS user_id, sum(runs) AS runs FROM ops.run_rollup_now
+                    WHERE axis = 'u' AND bucket >= $1 AND bucket < $2 GROUP BY key HAVING sum(runs) > 0
                 )
                 SELECT user_id, coalesce(s.spent, 0), coalesce(r.runs, 0)
                 FROM spend s FULL JOIN started r USING (user_id)
@@ -152,8 +154,9 @@ final class AlertInputsLoader {
         }
         var global = 0.0
         if config.dailyCostGlobalCents > 0 {
-            let g = try db.query("SELECT coalesce(sum(cost_usd), 0) FROM ops.runs WHERE finished_at >= $1 AND finished_at < $2",
-                                 [d0.sql, d1.sql])
+            let g = try db.query("""
+                SELECT coalesce(sum(cost), 0) FROM ops.run_rollup_now WHERE axis = 'f' AND bucket >= $1 AND bucket < $2
+                """, [d0.sql, d1.sql])
             global = g.double(0, 0) ?? 0
         }
         let sample = AlertBudgetSample(sample: "budget@\(now.iso8601)", userLimitCents: config.dailyCostPerUserCents,
