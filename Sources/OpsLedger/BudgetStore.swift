@@ -18,17 +18,16 @@ public struct BudgetStore {
         self.cache = cache
     }
 
-    /// Per-user figures are exact (index-only ranges of runs_user_budget); the global spend goes
-    /// through the answer cache, so on a busy day it may lag by the cache's maximum age.
-    /// Runs started today either finished today or later (finished_at >= started_at is checked
-    /// at ingest) or have not finished: both are ranges of the one (user_id, finished_at) index.
+    /// Per-user figures are exact and read from the run aggregates (migration 0014: the user's
+    /// row of axis c, spend by finish day, and of axis u, runs by start day, folded or still
+    /// pending); the global spend goes through the answer cache, so on a busy day it may lag by
+    /// the cache's maximum age.
     public func usage(userID: String, now: UTCTime) throws -> BudgetUsage {
-        let (d0, d1) = SeriesWindow.today.bounds(now: now)
+        let (d0, _) = SeriesWindow.today.bounds(now: now)
         let user = try db.query("""
-            SELECT coalesce((SELECT sum(cost_usd) FROM ops.runs WHERE user_id = $1 AND finished_at >= $2 AND finished_at < $3), 0),
-                   (SELECT count(*) FROM ops.runs WHERE user_id = $1 AND finished_at >= $2 AND started_at >= $2 AND started_at < $3)
-                 + (SELECT count(*) FROM ops.runs WHERE user_id = $1 AND finished_at IS NULL AND started_at >= $2 AND started_at < $3)
-            """, [userID, d0.sql, d1.sql])
+            SELECT coalesce(sum(cost) FILTER (WHERE axis = 'c'), 0), coalesce(sum(runs) FILTER (WHERE axis = 'u'), 0)
+            FROM ops.run_rollup_now WHERE axis IN ('c', 'u') AND bucket = $2 AND key = $1
+            """, [userID, d0.sql])
         let global = try cache.answer(.globalSpend(date: d0.dateString), now: now)
         return BudgetUsage(userSpentUSD: user.double(0, 0) ?? 0, userRunsToday: user.int(0, 1) ?? 0,
                            globalSpentUSD: Double(global) ?? 0)
