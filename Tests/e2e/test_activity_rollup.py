@@ -187,6 +187,10 @@ def test_active_users_count_whole_hours_from_the_aggregates_and_the_ends_from_ru
         run("r-mid", "ag-1", "running", ago(hours=12), started_at=ago(hours=12), user_id="u-mid"),
         run("r-mid-2", "ag-2", "running", ago(hours=3), started_at=ago(hours=3), user_id="u-mid"),
         run("r-now", "ag-1", "running", ago(seconds=5), started_at=ago(seconds=5), user_id="u-now"),
+        # A clock ahead: started "in 20 s" (inside the current hour unless it is about to end)
+        # is not in the last 24 h; nor for u-now, whose other run counts once.
+        run("r-ahead", "ag-1", "running", ago(seconds=-20), started_at=ago(seconds=-20), user_id="u-ahead"),
+        run("r-now-ahead", "ag-1", "running", ago(seconds=-20), started_at=ago(seconds=-20), user_id="u-now"),
         # Never started: not active. Started, then deleted: not active any more.
         run("r-queued", "ag-1", "queued", ago(hours=6), user_id="u-queued"),
         run("r-gone", "ag-1", "running", ago(hours=8), started_at=ago(hours=8), user_id="u-gone"),
@@ -196,7 +200,7 @@ def test_active_users_count_whole_hours_from_the_aggregates_and_the_ends_from_ru
 
     def three():
         got = o.summary()["active_users_24h"]
-        assert got == 3, f"active_users_24h is {got}; u-edge-in, u-mid and u-now were active"
+        assert got == 3, f"active_users_24h is {got}; u-edge-in, u-mid and u-now were active (not u-ahead)"
     eventually(three)
 
 
