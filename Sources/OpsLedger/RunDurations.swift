@@ -13,24 +13,24 @@ public final class RunDurations {
     /// More pending rows than this are not worth applying one by one: build again.
     static let rebuildAbove = 200_000
     /// The UTC date (YYYY-MM-DD) the histograms are of; nil when there are none.
-    public private(set) var day: String?
+    private(set) var day: String?
+    /// ops.run_rollup_epoch when they were built: a TRUNCATE of ops.runs moves it on.
     private var epoch: Int64 = -1
     /// Durations of the runs that succeeded and finished on `day` (latency_ms).
     private(set) var latency = DurationHistogram()
     /// Durations of each agent's runs started on `day` (p95_ms).
     private(set) var byAgent: [String: DurationHistogram] = [:]
+    /// When the last sync began (monotonic ms): the histograms hold what had committed by then.
+    private var syncedAtMillis: Double = 0
+    /// When the histograms handed out since `begin` were synced; nil when none were. An answer
+    /// that used them is as old as that, which its stored compute_ms then says.
+    public private(set) var usedSyncMillis: Double?
 
     public init() {}
 
     /// Forgets the histograms (the refresher lost its connection or its lock: rows may have
     /// been taken by another).
     public func reset() { day = nil }
-
-    /// When the last sync began (monotonic ms): the histograms hold what had committed by then.
-    private var syncedAtMillis: Double = 0
-    /// When the histograms handed out since `begin` were synced; nil when none were. An answer
-    /// that used them is as old as that, which its stored compute_ms then says.
-    public private(set) var usedSyncMillis: Double?
 
     /// Starts the computation of one answer.
     public func begin() { usedSyncMillis = nil }
