@@ -40,16 +40,8 @@ CREATE TABLE ops.run_rollup (
 );
 
 -- No index on either: they hold only what changed since the last fold or take (a fraction
--- of a second of ingest).
-CREATE TABLE ops.run_rollup_pending (
-    axis   "char" NOT NULL,
-    bucket timestamptz NOT NULL,
-    key    text NOT NULL,
-    runs   bigint NOT NULL,
-    failed bigint NOT NULL,
-    cost   numeric NOT NULL,
-    costs  bigint NOT NULL
-);
+-- of a second of ingest). LIKE copies the columns, not the primary key.
+CREATE TABLE ops.run_rollup_pending (LIKE ops.run_rollup);
 
 CREATE TABLE ops.run_duration_pending (
     axis        "char" NOT NULL,
