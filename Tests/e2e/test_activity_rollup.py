@@ -144,6 +144,24 @@ def test_sql_updates_deletes_and_truncate_keep_the_aggregates_exact(clean):
     assert o.summary()["runs_today"] == 0
 
 
+def test_truncate_while_an_answer_reads_the_aggregates_does_not_deadlock(clean):
+    o = clean
+    o.ingest_ok([finished_run("r-lock-1", "ag-l", ago(minutes=9), ago(minutes=8), user_id="u-l")])
+    # An answer being computed reads the aggregates first and ops.runs after, in one
+    # transaction; a TRUNCATE of ops.runs in between must neither fail nor make it fail.
+    reader = subprocess.Popen(["psql", o.db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                               "BEGIN; SELECT count(*) FROM ops.run_rollup_now; SELECT pg_sleep(1.5); "
+                               "SELECT count(*) FROM ops.runs; COMMIT;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        o.sql("TRUNCATE ops.runs;")
+    finally:
+        reader.wait(timeout=15)
+    assert reader.returncode == 0, f"the reading transaction failed: {reader.stderr.read()}"
+    assert o.sql("SELECT count(*) FROM ops.run_rollup_now;") == "0", "the TRUNCATE left aggregates behind"
+
+
 def test_pending_rows_count_in_answers_and_the_refresher_folds_them(clean):
     o = clean
     t = ago(minutes=30)

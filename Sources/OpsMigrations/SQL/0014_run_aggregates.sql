@@ -139,11 +139,18 @@ CREATE TRIGGER runs_aggregate_update AFTER UPDATE ON ops.runs REFERENCING OLD TA
 CREATE TRIGGER runs_aggregate_delete AFTER DELETE ON ops.runs REFERENCING OLD TABLE AS old_runs
     FOR EACH STATEMENT EXECUTE FUNCTION ops.runs_aggregate_delete();
 
--- TRUNCATE has no transition table: it empties the aggregates with the runs.
+-- TRUNCATE has no transition table: it empties the aggregates with the runs. With DELETE, not
+-- TRUNCATE: that would take the aggregates' exclusive locks after ops.runs', while an answer
+-- being computed holds theirs (it read them first) and waits for ops.runs': a deadlock. No
+-- ingest can be writing meanwhile (the TRUNCATE holds ops.runs), and the fold's lock keeps a
+-- fold in progress from writing back rows after they are deleted here.
 CREATE FUNCTION ops.runs_aggregate_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
+    PERFORM pg_advisory_xact_lock(7286412098153);
     PERFORM nextval('ops.run_rollup_epoch');
-    TRUNCATE ops.run_rollup, ops.run_rollup_pending, ops.run_duration_pending;
+    DELETE FROM ops.run_rollup;
+    DELETE FROM ops.run_rollup_pending;
+    DELETE FROM ops.run_duration_pending;
     RETURN NULL;
 END
 $fn$;
