@@ -13,10 +13,11 @@
 --    answer counts every committed run whether folded or not. Axes (which time a run counts
 --    by, and by what key); bucket = the start of an hour or a day, UTC:
 --      s  started_at, hour, agent_id   runs today, runs_by_hour, top agents (and the total)
---      u  started_at, day,  user_id    top users
---      h  started_at, hour, user_id    active users in 24 h (the whole hours inside the window)
---      f  finished_at, hour, ''        cost today, cost_by_hour, errors_by_hour
---      c  finished_at, day, user_id    spend per user (budget_user); only runs with a known cost
+--      u  started_at, day,  user_id    top users; each user's runs today (budget guard, alerts)
+--      h  started_at, hour, user_id    active users in 24 h (every hour but the first, partial one)
+--      f  finished_at, hour, ''        cost today, cost_by_hour, errors_by_hour, global spend
+--      c  finished_at, day, user_id    each user's spend (budget_user, budget guard, alerts); only
+--                                      runs with a known cost
 --    `costs` counts the runs whose cost is known: a sum over none of them is null (unknown).
 -- 2. Duration histograms (value -> how many runs have it), ops.run_duration_pending:
 --      l  finished_at day, ''          durations of successful runs (latency_ms p50/p95)
