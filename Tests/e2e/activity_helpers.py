@@ -63,6 +63,13 @@ def today_at(seconds):
     return today_start() + dt.timedelta(seconds=seconds)
 
 
+def today_ago(minutes=0, seconds=0, seconds_into_day=60):
+    """`minutes`/`seconds` ago, but not before today 00:00 UTC + seconds_into_day: data meant
+    to be "today's" stays today's at any time of day (with wait_away_from_midnight() keeping
+    now >= 00:03 UTC, the default is already in the past)."""
+    return max(ago(seconds=seconds, minutes=minutes), today_start() + dt.timedelta(seconds=seconds_into_day))
+
+
 def ago(seconds=0, minutes=0, hours=0, days=0):
     return now() - dt.timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)
 

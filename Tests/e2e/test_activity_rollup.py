@@ -13,7 +13,7 @@ import json
 import subprocess
 import time
 
-from activity_helpers import clean, ops, eventually, run, finished_run, ago, today_start  # noqa: F401
+from activity_helpers import clean, ops, eventually, run, finished_run, ago, today_ago, today_start  # noqa: F401
 import datetime as dt
 
 # Rows of ops.run_rollup_now (folded + pending, summed) that differ from ops.runs recomputed, in
@@ -63,12 +63,6 @@ def assert_rollup_not_empty(o):
 
 def pending(o):
     return int(o.sql("SELECT count(*) FROM ops.run_rollup_pending;"))
-
-
-def today_ago(minutes, seconds_into_day=60):
-    """`minutes` ago, but not before today 00:00 UTC + seconds_into_day: assertions about
-    today hold at any time of day (the `clean` fixture keeps now >= 00:03 UTC)."""
-    return max(ago(minutes=minutes), today_start() + dt.timedelta(seconds=seconds_into_day))
 
 
 def test_runs_moving_through_states_keep_the_aggregates_exact(clean):

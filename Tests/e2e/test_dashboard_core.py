@@ -94,7 +94,7 @@ def seeded(ops):
     """Agents (one with HTML in its name), runs started and finished today, LLM calls of a
     model only this module uses."""
     ah.wait_away_from_midnight()
-    t = ah.ago(minutes=20)
+    t = ah.today_ago(minutes=20)   # today's, also in the first 20 minutes of a UTC day
     records = [
         ah.agent(f"{TAG}-a1", f"Dash agent one {TAG}", owner_email=f"one-{TAG}@example.com"),
         ah.agent(f"{TAG}-xss", XSS_NAME, owner_email=f"xss-{TAG}@example.com"),
@@ -260,7 +260,8 @@ def test_an_agent_name_with_html_is_shown_as_text(page, base_url, ops):
     top = ops.top("agents", limit=1)
     mine = [a for a in ops.top("agents", limit=100) if a["agent_id"] == f"{TAG}-xss"]
     extra = max(0, (top[0]["runs"] if top else 0) - (mine[0]["runs"] if mine else 0) + 1)
-    t = ah.ago(minutes=5)
+    ah.wait_away_from_midnight()
+    t = ah.today_ago(minutes=5)
     runs = [ah.finished_run(f"{TAG}-rx-more-{i}", f"{TAG}-xss", t, t + ah.dt.timedelta(seconds=1),
                             user_id=f"{TAG}-u2", cost_usd=0.001) for i in range(extra)]
     for i in range(0, len(runs), 500):   # the suite's other tests may have made a busy agent

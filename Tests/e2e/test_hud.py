@@ -19,7 +19,7 @@ import time
 import pytest  # noqa: F401
 
 import helpers
-from activity_helpers import budget_ops, budget_stack, finished_run, now  # noqa: F401
+from activity_helpers import budget_ops, budget_stack, finished_run, now, today_ago, wait_away_from_midnight  # noqa: F401
 from browser_helpers import new_browser, save_screenshot, sign_in, wait_for, wait_until
 from selenium.webdriver.common.by import By
 
@@ -88,7 +88,8 @@ def shows_summary(driver, get_summary, settled=lambda s: True):
 def test_admin_sees_the_summary_and_a_link_to_the_dashboard(stack, tokens):
     from activity_helpers import Ops
     ops = Ops(stack.env)
-    t = now() - dt.timedelta(minutes=2)
+    wait_away_from_midnight()   # runs_today must count these runs
+    t = today_ago(minutes=2)
     ops.ingest_ok([finished_run(f"r-hud-{i}", "agent-hud", t, t + dt.timedelta(seconds=3),
                                 status="failed" if i == 0 else "success", cost_usd=0.25) for i in range(3)])
     with new_browser() as driver:

@@ -29,7 +29,7 @@ import pytest
 import requests
 
 import helpers
-from activity_helpers import Ops, agent, eventually, finished_run, llm_call, now
+from activity_helpers import Ops, agent, eventually, finished_run, llm_call, now, wait_away_from_midnight
 
 # --- running opsctl ---------------------------------------------------------------------------
 
@@ -300,6 +300,7 @@ def activity_data(stack):
     import datetime as dt
     ops = Ops(stack.env)
     tag = secrets.token_hex(3)
+    wait_away_from_midnight()   # "a finished run today": not 30 s before a midnight
     t = now()
     ops.ingest_ok([agent(f"opsctl-agent-{tag}", f"Opsctl {tag}", owner_email="opsctl@example.com"),
                    finished_run(f"opsctl-run-{tag}", f"opsctl-agent-{tag}", t - dt.timedelta(seconds=30),
