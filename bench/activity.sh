@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The activity ledger's benchmarks (issue 4, "Performance"): the summary / timeseries / top
-# reads and ingest throughput at two data sizes, in one run, against the hello-world ceiling
+# The activity ledger's benchmarks (issue 4, "Performance"): the summary / timeseries / top /
+# overview reads and ingest throughput at two data sizes, in one run, against the hello-world ceiling
 # of the same run. Prints one table (bench/README.md, "Activity ledger", explains it).
 #
 # It always starts its own stack (STATE=.opsplane-bench-act on a free port, DEMO=0) and stops
@@ -8,25 +8,27 @@
 # millions of rows, so it never runs against a stack someone uses.
 #
 # For each size N of BENCH_ACT_SIZES (default 10,000 and 1,000,000 runs today):
-#   1. load with SQL: N runs today plus 30 days of history at N/10 a day, messages, 40
+#   1. load with SQL: N runs today plus 30 days of history at N/10 a day, 2 LLM calls per run
+#      (2N today, 4 providers, 10 models, ~3 % errors, ~13 % of costs unknown), messages, 40
 #      agents, 2,000 users; VACUUM ANALYZE.
-#   2. cold: time one request of summary, timeseries and top right after emptying the
-#      answer cache (what the cache hides), then cache each answer once.
+#   2. cold: time one request of summary, timeseries, top and overview right after emptying
+#      the answer cache (what the cache hides), then cache each answer once.
 #   3. reads: wrk -c32 on hello (GET /api/ops/ping, the FastCGI ceiling), auth (GET
-#      /api/ops/whoami, the access gate every admin read pays), summary, timeseries and top,
-#      interleaved rounds, medians.
+#      /api/ops/whoami, the access gate every admin read pays), summary, timeseries, top and
+#      overview (GET /api/v1/ops/overview?period=24h), interleaved rounds, medians.
 #   4. ingest on top of that data: hello at the ingest's connection count (its ceiling),
 #      then wrk + bench/ingest.lua POSTing NDJSON batches of 500 fresh records, twice: with
 #      timestamps spread over today ("backfill") and within the last minutes ("live"); the rows of
 #      ops.runs/llm_calls/messages are counted before and after, and every record of a 2xx
-#      answer must be in the database. Meanwhile, every half second, the three reads are
+#      answer must be in the database. Meanwhile, every half second, the four reads are
 #      requested and the age of the data in each cached answer is sampled (freshness).
 #   5. steady writes (BENCH_ACT_FRESH_RATE records/s from one connection) with the same
 #      freshness sampling: the condition the 5 s freshness target is judged in.
 #
 # Knobs (environment):
 #   BENCH_ACT_SIZES            runs today per size, the first is the baseline ("10000 1000000")
-#   BENCH_ACT_HISTORY_DAYS     days of history behind today's runs, at N/10 runs a day (30)
+#   BENCH_ACT_HISTORY_DAYS     days of history behind today's runs, at N/10 runs a day (30) and
+#                              2 LLM calls a run
 #   BENCH_ACT_DURATION         seconds per read run (10)
 #   BENCH_ACT_ROUNDS           interleaved read rounds per size; medians over them (3)
 #   BENCH_ACT_WARMUP           seconds of unrecorded load per read route first (2)
@@ -142,13 +144,15 @@ label() {                                                  # 1000000 -> 1M, 1000
   else echo "$1"; fi
 }
 
-# --- ops.runs' secondary indexes ------------------------------------------------------------
+# --- the secondary indexes of ops.runs and ops.llm_calls ------------------------------------
 # Bulk loads drop them and build them again afterwards (5x faster than maintaining eight
 # B-trees row by row). The definitions come from the catalog, so they are exactly the
 # migrations'; they are saved first, and a run interrupted mid-load (the marker file says
 # so) is repaired by the next. Without the marker the saved file is only history: restoring it
-# would bring back indexes a later migration dropped.
+# would bring back indexes a later migration dropped. (The file keeps its name from when it
+# held ops.runs' alone, so that an older run's marker is still found.)
 index_file=$STATE/bench-activity-runs-indexes.sql
+indexed_tables="'ops.runs'::regclass, 'ops.llm_calls'::regclass"
 restore_indexes() {
   [ -s "$index_file" ] && [ -e "$index_file.dropped" ] || return 0
   { echo "SET maintenance_work_mem = '256MB'; SET client_min_messages = warning;"
@@ -156,14 +160,14 @@ restore_indexes() {
   rm -f "$index_file.dropped"
 }
 restore_indexes
-q -c "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'ops.runs'::regclass AND NOT indisprimary
+q -c "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid IN ($indexed_tables) AND NOT indisprimary
       ORDER BY indexrelid" >"$index_file.new"
-[ -s "$index_file.new" ] || die "ops.runs has no secondary indexes: is the migration applied?"
+grep -q ' ON ops\.runs ' "$index_file.new" || die "ops.runs has no secondary indexes: is the migration applied?"
 mv "$index_file.new" "$index_file"
 drop_indexes() {
   : >"$index_file.dropped"
   q -c "SELECT 'DROP INDEX ops.' || quote_ident(c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        WHERE i.indrelid = 'ops.runs'::regclass AND NOT i.indisprimary" | sed 's/$/;/' | q -f - >/dev/null
+        WHERE i.indrelid IN ($indexed_tables) AND NOT i.indisprimary" | sed 's/$/;/' | q -f - >/dev/null
 }
 
 # 40 agents, 12 of them scheduled; the ledger tables empty.
@@ -214,6 +218,45 @@ FROM (
 SQL
 }
 
+# Inserts n LLM calls whose times are spread evenly over [t0, t1), as load_runs spreads runs:
+# ids <prefix>000000001.., call i belongs to run <run_prefix>(i+1)/2 (2 calls a run, in its
+# slot of time); 10 models of 4 providers with skewed popularity, 7 orgs, lognormal latencies
+# (median ~0.9 s, capped at 2 min), ~3 % status 'error' (no completion, no cost), ~10 % of the
+# other costs unknown (NULL), the known ones 'reported' or (a fifth) 'priced'.
+load_llm_calls() { # prefix run_prefix n t0 t1
+  q -v prefix="$1" -v run_prefix="$2" -v n="$3" -v t0="$4" -v t1="$5" <<'SQL' >/dev/null
+INSERT INTO ops.llm_calls (id, ts, org_id, run_id, provider, model, prompt_tokens, completion_tokens, latency_ms,
+                           status, error_code, cost_usd, cost_source)
+SELECT :'prefix' || lpad(i::text, 9, '0'),
+       t,
+       'org-' || (1 + floor(7 * ro ^ 1.5))::int,
+       :'run_prefix' || lpad(((i + 1) / 2)::text, 9, '0'),
+       m.provider, m.model,
+       pt,
+       CASE WHEN err THEN 0 ELSE ct END,
+       lat,
+       CASE WHEN err THEN 'error' ELSE 'ok' END,
+       CASE WHEN err THEN (ARRAY['rate_limited', 'timeout', 'provider_error', 'context_length_exceeded'])[1 + floor(rc * 4)::int] END,
+       CASE WHEN err OR rc < 0.10 THEN NULL ELSE round((pt * m.usd_prompt + ct * m.usd_completion) / 1e6, 6) END,
+       CASE WHEN err OR rc < 0.10 THEN NULL WHEN rc < 0.28 THEN 'priced' ELSE 'reported' END
+FROM (
+  SELECT i,
+         :'t0'::timestamptz + (:'t1'::timestamptz - :'t0'::timestamptz) * ((i - 1 + random()) / :n) AS t,
+         random() AS ro, random() AS rc, random() < 0.03 AS err,
+         1 + floor(10 * random() ^ 1.4)::int AS mk,
+         (100 + floor(random() * 6000))::bigint AS pt, (10 + floor(random() * 1200))::bigint AS ct,
+         least(120000, greatest(80, round(exp(6.8 + 0.6 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())))))::bigint AS lat
+  FROM generate_series(1, :n) i
+) x
+JOIN (VALUES (1, 'openai', 'gpt-4o-mini', 0.15, 0.6), (2, 'anthropic', 'claude-sonnet-4', 3.0, 15.0),
+             (3, 'openai', 'gpt-4o', 2.5, 10.0), (4, 'google', 'gemini-2.5-flash', 0.3, 2.5),
+             (5, 'anthropic', 'claude-haiku-4', 0.8, 4.0), (6, 'mistral', 'mistral-small', 0.2, 0.6),
+             (7, 'openai', 'o3-mini', 1.1, 4.4), (8, 'google', 'gemini-2.5-pro', 1.25, 10.0),
+             (9, 'mistral', 'mistral-large', 2.0, 6.0), (10, 'anthropic', 'claude-opus-4', 15.0, 75.0))
+     AS m(k, provider, model, usd_prompt, usd_completion) ON m.k = x.mk;
+SQL
+}
+
 load_messages() { # prefix n t0 t1
   q -v prefix="$1" -v n="$2" -v t0="$3" -v t1="$4" <<'SQL' >/dev/null
 INSERT INTO ops.messages (message_id, thread_id, user_id, created_at)
@@ -239,28 +282,33 @@ load_size() { # n
   step "size $(label "$n"): emptying the ledger"; reset_ledger; drop_indexes; step_done
   for ((d = HISTORY_DAYS; d > 0; d -= chunk)); do
     from=$d; to=$((d > chunk ? d - chunk : 0))
-    step "size $(label "$n"): loading $(num $((per_day * (from - to)))) history runs (days -$from..-$((to + 1)), $(num "$per_day") a day)"
+    step "size $(label "$n"): loading $(num $((per_day * (from - to)))) history runs and $(num $((2 * per_day * (from - to)))) LLM calls (days -$from..-$((to + 1)), $(num "$per_day") runs a day)"
     load_runs "h$from-" $((per_day * (from - to))) "$(iso $((day0_s - from * 86400)))" "$(iso $((day0_s - to * 86400)))"
+    load_llm_calls "ch$from-" "h$from-" $((2 * per_day * (from - to))) "$(iso $((day0_s - from * 86400)))" "$(iso $((day0_s - to * 86400)))"
     step_done
   done
-  step "size $(label "$n"): loading $(num "$n") runs today"
-  load_runs "rt-" "$n" "$day0" "$t_end"; step_done
-  step "size $(label "$n"): building ops.runs' $(wc -l <"$index_file") secondary indexes"; restore_indexes; step_done
+  step "size $(label "$n"): loading $(num "$n") runs and $(num $((2 * n))) LLM calls today"
+  load_runs "rt-" "$n" "$day0" "$t_end"
+  load_llm_calls "ct-" "rt-" $((2 * n)) "$day0" "$t_end"; step_done
+  step "size $(label "$n"): building the $(wc -l <"$index_file") secondary indexes of ops.runs and ops.llm_calls"; restore_indexes; step_done
   step "size $(label "$n"): loading $(num $((n / 10))) messages today and $(num $((n / 100 * HISTORY_DAYS))) before"
   [ $((n / 100 * HISTORY_DAYS)) = 0 ] || load_messages "mh-" $((n / 100 * HISTORY_DAYS)) \
     "$(iso $((day0_s - HISTORY_DAYS * 86400)))" "$day0"
   load_messages "mt-" $((n / 10)) "$day0" "$t_end"; step_done
   step "size $(label "$n"): VACUUM ANALYZE"
-  q -c "VACUUM ANALYZE ops.runs" -c "VACUUM ANALYZE ops.messages" -c "VACUUM ANALYZE ops.agents"; step_done
+  q -c "VACUUM ANALYZE ops.runs" -c "VACUUM ANALYZE ops.llm_calls" -c "VACUUM ANALYZE ops.messages" \
+    -c "VACUUM ANALYZE ops.agents"; step_done
 }
 
 # --- requests ---------------------------------------------------------------------------------
 
 READS="summary|/api/ops/summary
 timeseries|/api/ops/timeseries?metric=runs_by_hour&window=today
-top|/api/ops/top?kind=agents&window=today&limit=5"
+top|/api/ops/top?kind=agents&window=today&limit=5
+overview|/api/v1/ops/overview?period=24h"
 # Interleaved in every round: the two references first (hello = FastCGI ceiling, auth = the
-# access gate every admin read pays), then the three cached reads.
+# access gate every admin read pays), then the four cached reads. A read's name is the first
+# part of its key in ops.api_cache (CachedAnswer.key): cold_once finds its compute_ms by it.
 ROUTES="hello|/api/ops/ping
 auth|/api/ops/whoami
 $READS"
@@ -305,7 +353,7 @@ cold_once() { # name path
 }
 
 # The age of the data in each read's answer while an ingest runs, every half second: what a
-# dashboard reading it then would see. The three reads are requested first, as a dashboard
+# dashboard reading it then would see. The four reads are requested first, as a dashboard
 # would (a cheap answer is recomputed by the read itself, an expensive one is not: the
 # background refresher keeps it fresh), then ops.api_cache says for each answer how old its
 # data is: now - (computed_at - compute_ms), the moment its computation started reading. An
@@ -319,7 +367,8 @@ freshness_probe() { # seconds mode n -> records one "freshness" row
                    extract(epoch FROM clock_timestamp() - computed_at) * 1000 + compute_ms,
                    (extract(epoch FROM clock_timestamp()) - $t0) * 1000)), ' ')
                  FROM ops.api_cache
-                 WHERE key LIKE 'summary:%' OR key LIKE 'timeseries:runs_by_hour:today:%' OR key LIKE 'top:agents:today:5:%'" || true)
+                 WHERE key LIKE 'summary:%' OR key LIKE 'timeseries:runs_by_hour:today:%' OR key LIKE 'top:agents:today:5:%'
+                    OR key = 'overview:24h'" || true)
     samples="$samples${samples:+;}$line"
     sleep 0.5
   done
@@ -373,6 +422,7 @@ steady_measure() { # n
 check_get /api/ops/ping
 check_get /api/ops/whoami "$auth"
 check_get /api/ops/summary "$auth"
+check_get "/api/v1/ops/overview?period=24h" "$auth"
 nonce=$(date +%s)
 access_log=$(env_file_get "$run_env" OPS_ACCESS_LOG)
 access_offset=$(stat -c %s "$access_log" 2>/dev/null || echo 0)
@@ -387,10 +437,13 @@ for n in $SIZES; do
                                (SELECT count(*) FROM ops.messages), (SELECT count(*) FROM ops.agents),
                                (SELECT count(*) FROM ops.agents WHERE schedule IS NOT NULL),
                                count(DISTINCT user_id) FILTER (WHERE started_at >= date_trunc('day', now())),
+                               (SELECT count(*) FILTER (WHERE ts >= date_trunc('day', now())) FROM ops.llm_calls),
+                               (SELECT count(*) FROM ops.llm_calls),
                                current_date FROM ops.runs")
-  read -r c_today c_all c_msg c_agents c_sched c_users c_date <<<"$counts"
+  read -r c_today c_all c_msg c_agents c_sched c_users c_llm_today c_llm c_date <<<"$counts"
   [ "$c_today" = "$n" ] || die "size $L: ops.runs holds $c_today runs today after the load, not $n"
-  record "{\"row\":\"data\",\"size\":$n,\"runs_today\":$c_today,\"runs_total\":$c_all,\"messages\":$c_msg,\"agents\":$c_agents,\"scheduled\":$c_sched,\"users_today\":$c_users,\"date\":\"$c_date\",\"load_s\":$load_s}"
+  [ "$c_llm_today" = $((2 * n)) ] || die "size $L: ops.llm_calls holds $c_llm_today calls today after the load, not $((2 * n))"
+  record "{\"row\":\"data\",\"size\":$n,\"runs_today\":$c_today,\"runs_total\":$c_all,\"llm_calls_today\":$c_llm_today,\"llm_calls_total\":$c_llm,\"messages\":$c_msg,\"agents\":$c_agents,\"scheduled\":$c_sched,\"users_today\":$c_users,\"date\":\"$c_date\",\"load_s\":$load_s}"
 
   # --- cold computations, then every answer cached once (one request at a time: an empty
   # key under 32 clients makes every one of them compute it) ---
@@ -442,7 +495,7 @@ done
 
 workers=$(env_file_get "$run_env" OPS_WORKERS); threads=$(env_file_get "$run_env" OPS_FCGI_THREADS)
 header="Opsplane activity bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  $url  host: $(nproc) CPUs, load avg $(cut -d' ' -f1-3 /proc/loadavg)  workers: ${workers:-?} x ${threads:-?} threads  took $((SECONDS - T0)) s
-reads: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --timeout ${TIMEOUT}s --latency, medians of $ROUNDS interleaved rounds (hello, auth, summary, timeseries, top) after ${WARMUP}s warm-ups
+reads: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --timeout ${TIMEOUT}s --latency, medians of $ROUNDS interleaved rounds (hello, auth, summary, timeseries, top, overview) after ${WARMUP}s warm-ups
 ingest: wrk -t$THREADS -c$INGEST_CONNECTIONS -d${INGEST_DURATION}s, $BATCH fresh records a request (bench/ingest.lua), on top of each size's data, after its reads"
 
 status=0

@@ -95,8 +95,10 @@ import Testing
             #expect(age(t) == Double(30 * 86_400), "\(t)")
         }
         #expect(age("ops.run_rollup") == Double(32 * 86_400))
-        // After the runs, whose deletion empties their buckets first.
+        #expect(age("ops.llm_rollup") == Double(32 * 86_400))
+        // After the runs and calls, whose deletion empties their buckets first.
         #expect(rules.firstIndex { $0.table == "ops.run_rollup" }! > rules.firstIndex { $0.table == "ops.runs" }!)
+        #expect(rules.firstIndex { $0.table == "ops.llm_rollup" }! > rules.firstIndex { $0.table == "ops.llm_calls" }!)
         let alerts = rules.first { $0.table == "ops.alerts" }!
         #expect(alerts.batchDeleteSQL.contains("resolved_at < $1 AND (state = 'resolved') LIMIT $2"))
         #expect(rules.first { $0.table == "ops.notification_outbox" }!.condition == "sent_at IS NOT NULL")

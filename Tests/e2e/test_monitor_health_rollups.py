@@ -53,10 +53,14 @@ def seed(db, tag):
     INSERT INTO ops.alert_history (alert_id, ts, event) SELECT id, {OLD}, 'fired' FROM a;
     INSERT INTO ops.runs (run_id, agent_id, status, created_at) VALUES
         (:'tag' || '-old', 'hc-agent', 'success', {OLD}), (:'tag' || '-keep', 'hc-agent', 'success', {KEEP});
-    -- Run aggregates are kept two days longer than runs (their buckets trail created_at).
+    -- Run and LLM call aggregates are kept two days longer than runs (their buckets trail created_at).
     INSERT INTO ops.run_rollup (axis, bucket, key, runs, failed, cost, costs) VALUES
         ('s', now() - interval '83 days', :'tag' || '-old', 0, 0, 0, 0),
         ('s', now() - interval '81 days', :'tag' || '-keep', 0, 0, 0, 0);
+    INSERT INTO ops.llm_rollup (bucket, provider, model, calls, prompt_tokens, completion_tokens, latency_sum,
+                                latencies, errors, cost, costs) VALUES
+        (now() - interval '83 days', :'tag' || '-old', 'hc', 0, 0, 0, 0, 0, 0, 0, 0),
+        (now() - interval '81 days', :'tag' || '-keep', 'hc', 0, 0, 0, 0, 0, 0, 0, 0);
     INSERT INTO ops.messages (message_id, thread_id, created_at) VALUES
         (:'tag' || '-old', 'hc-thread', {OLD}), (:'tag' || '-keep', 'hc-thread', {KEEP});
     INSERT INTO ops.llm_calls (id, ts, provider, model) VALUES
@@ -69,7 +73,8 @@ TAGGED = [("ops.probe_samples", "service"), ("ops.capacity_samples", "disk->>'ta
           ("ops.api_minutes", "route_group"), ("ops.api_rollups", "route_group"),
           ("ops.probe_rollups", "service"), ("ops.system_errors", "service"),
           ("ops.heartbeat_samples", "component"), ("ops.notification_outbox", "webhook"),
-          ("ops.alerts", "dedupe_key"), ("ops.runs", "run_id"), ("ops.run_rollup", "key"), ("ops.messages", "message_id"),
+          ("ops.alerts", "dedupe_key"), ("ops.runs", "run_id"), ("ops.run_rollup", "key"), ("ops.llm_rollup", "provider"),
+          ("ops.messages", "message_id"),
           ("ops.llm_calls", "id")]
 
 

@@ -59,6 +59,8 @@ public enum RetentionPlan {
             // at zero, and a run's buckets (start and finish) are at most a little younger than
             // its created_at; two days on, nothing counts in them any more.
             RetentionRule(table: "ops.run_rollup", timeColumn: "bucket", maxAgeSeconds: keep + 2 * day),
+            // The LLM calls' (migration 0016), by the same rule: their buckets are the calls' hours.
+            RetentionRule(table: "ops.llm_rollup", timeColumn: "bucket", maxAgeSeconds: keep + 2 * day),
             // Monitor processes that stopped beating long ago (one row per process ever started).
             RetentionRule(table: "ops.monitor_instances", timeColumn: "heartbeat_at", maxAgeSeconds: 7 * day),
         ]
