@@ -64,6 +64,16 @@ public enum CachedAnswer: Equatable, Sendable {
         }
     }
 
+    /// Whether the refresher computes it from its histograms of today's durations
+    /// (RunDurations): the summary's latency and the top agents' p95 of today.
+    public var readsTodaysDurations: Bool {
+        switch self {
+        case .summary: return true
+        case .top(.agents, .today, _, _): return true
+        case .timeseries, .top, .overview, .globalSpend: return false
+        }
+    }
+
     /// The serialized answer as of `now`; `memo` shares top-agents results between answers,
     /// `durations` are the refresher's histograms of today's durations.
     public func compute(_ db: PGConnection, now: UTCTime, memo: TopAgentsMemo? = nil,

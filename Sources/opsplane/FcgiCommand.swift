@@ -56,12 +56,12 @@ struct FcgiCommand: ParsableCommand {
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
-        // Keeps expensive cached answers fresh (one active refresher among all workers).
-        let refresher = AnswerRefresher(databaseURL: config.databaseURL,
-                                        policy: CachePolicy(maxAgeMillis: Double(config.cacheMaxAgeMillis),
-                                                            cheapMillis: Double(config.cacheCheapMillis)),
-                                        logger: logger)
-        _ = try startThread { refresher.run() }
+        // Keeps expensive cached answers fresh (one active refresher per lane among all workers).
+        let cachePolicy = CachePolicy(maxAgeMillis: Double(config.cacheMaxAgeMillis), cheapMillis: Double(config.cacheCheapMillis))
+        for lane in [AnswerRefresher.Lane.main, .slow] {
+            let refresher = AnswerRefresher(databaseURL: config.databaseURL, policy: cachePolicy, logger: logger, lane: lane)
+            _ = try startThread { refresher.run() }
+        }
         let flusher = try startThread { beacons.runFlusher() }
         do {
             try server.run()

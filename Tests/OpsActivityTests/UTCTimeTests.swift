@@ -172,9 +172,15 @@ import Testing
         #expect(policy.decide(.init(dataVersion: 5, ageMillis: 2500, computeMillis: 800), currentVersion: 6) == .recompute)
     }
 
-    @Test func refresherRecomputesChangedDataAtOnce() {
-        #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 0, computeMillis: 2500), currentVersion: 6))
-        #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 0, computeMillis: 30), currentVersion: 6))
+    @Test func refresherRecomputesChangedDataOnceItIsAsOldAsItsComputation() {
+        // A quick answer: at once, in practice (the refresher's round takes longer).
+        #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 30, computeMillis: 30), currentVersion: 6))
+        #expect(!policy.refreshDue(.init(dataVersion: 5, ageMillis: 29, computeMillis: 30), currentVersion: 6))
+        // A slow one (2.5 s) waits as long as it took: at most half of a refresher's time.
+        #expect(!policy.refreshDue(.init(dataVersion: 5, ageMillis: 2499, computeMillis: 2500), currentVersion: 6))
+        #expect(policy.refreshDue(.init(dataVersion: 5, ageMillis: 2500, computeMillis: 2500), currentVersion: 6))
+        // ...also without a rolling window.
+        #expect(!policy.refreshDue(.init(dataVersion: 5, ageMillis: 2499, computeMillis: 2500), currentVersion: 6, rolling: false))
     }
 
     @Test func refresherWaitsOnUnchangedDataForThreeQuartersOfMaxAge() {

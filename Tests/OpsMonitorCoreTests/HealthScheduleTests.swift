@@ -94,7 +94,12 @@ import Testing
                   "ops.notification_outbox", "ops.alerts", "ops.runs", "ops.messages", "ops.llm_calls"] {
             #expect(age(t) == Double(30 * 86_400), "\(t)")
         }
-        #expect(age("ops.run_rollup") == Double(32 * 86_400))
+        // The users-by-hour axis serves only the last 24 h; the rest of the run aggregates are
+        // kept two days longer than the runs.
+        #expect(age("ops.run_rollup") == Double(2 * 86_400))
+        #expect(rules.first { $0.table == "ops.run_rollup" }!.batchDeleteSQL.contains("bucket < $1 AND (axis = 'h') LIMIT $2"))
+        #expect(rules.last { $0.table == "ops.run_rollup" }!.maxAgeSeconds == Double(32 * 86_400))
+        #expect(rules.last { $0.table == "ops.run_rollup" }!.condition == nil)
         #expect(age("ops.llm_rollup") == Double(32 * 86_400))
         // After the runs and calls, whose deletion empties their buckets first.
         #expect(rules.firstIndex { $0.table == "ops.run_rollup" }! > rules.firstIndex { $0.table == "ops.runs" }!)

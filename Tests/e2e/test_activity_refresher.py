@@ -5,12 +5,16 @@ recomputed by the refresher. With small test data every answer is cheap, so thes
 the cached summary expensive by hand (compute_ms in ops.api_cache) and watch when the
 refresher replaces it (computed_at moves):
 
-- data changed: at once;
+- data changed: once it is as old as its last computation took (at once for a quick one);
 - data unchanged: not before twice its computation time (only its rolling windows move), and
   then it is: an idle dashboard at 1M runs no longer keeps a core busy recomputing the same
-  numbers every 1.5 s.
+  numbers every 1.5 s;
+- slow answers that do not read today's duration histograms (top agents over 7 or 30 days) are
+  refreshed by a second lane with its own lock, also while the main lane is held up.
 """
 
+import os
+import subprocess
 import time
 
 from activity_helpers import clean, ops, eventually, finished_run, ago  # noqa: F401
@@ -62,7 +66,8 @@ def test_unchanged_data_waits_twice_the_computation_then_is_refreshed(clean):
 def test_changed_data_is_refreshed_at_once(clean):
     o = clean
     _cached_summary(o)
-    stamp = _mark_expensive(o, 8000)  # unchanged, it would wait 10 s (the ceiling)
+    # Its last computation (8 s) ended 8 s ago; unchanged, it would wait 10 s (the ceiling).
+    stamp = _mark_expensive(o, 8000, ended_s_ago=8)
     o.ingest_ok([finished_run("r-refresh-2", "ag-1", ago(seconds=90), ago(seconds=30))])
 
     def refreshed():
@@ -70,6 +75,70 @@ def test_changed_data_is_refreshed_at_once(clean):
     eventually(refreshed, timeout=6.0, interval=0.2)
     runs = o.sql("SELECT body::json->>'runs_today' FROM ops.api_cache WHERE key LIKE :'k';", k=SUMMARY)
     assert runs == "2", f"the refreshed summary should count both runs, has runs_today={runs!r}"
+
+
+def test_changed_data_waits_as_long_as_the_last_computation_took(clean):
+    """Under steady writes the data changes every round: a slow answer recomputed back to back
+    would keep a refresher busy for as long as someone reads it."""
+    o = clean
+    _cached_summary(o)
+    stamp = _mark_expensive(o, 4000)  # 4 s, ended just now
+    o.ingest_ok([finished_run("r-refresh-5", "ag-1", ago(seconds=90), ago(seconds=30))])
+    t0 = time.monotonic()
+    time.sleep(2.5)
+    assert _computed_at(o) == stamp, (
+        "the refresher recomputed a 4 s answer of changed data before it was 4 s old "
+        f"({time.monotonic() - t0:.1f} s)")
+
+    def refreshed():
+        assert _computed_at(o) != stamp, "the refresher never recomputed the answer of changed data"
+    eventually(refreshed, timeout=10.0, interval=0.2)
+
+
+TOP7 = "top:agents:7d:5:%"
+MAIN_LANE_APP = "opsplane-refresher"
+
+
+def test_slow_answers_are_refreshed_while_the_main_lane_is_held_up(clean):
+    """Top agents over 7 days marked slow (2 s) is refreshed by the slow lane while the main
+    lane waits for a lock; the summary, which reads today's histograms, stays in the main lane
+    and waits with it."""
+    o = clean
+    _cached_summary(o)
+    o.top("agents", "7d", 5)
+    eventually(lambda: _assert(_computed_at(o, TOP7) != "", "top agents 7d not cached"))
+    # Both lanes are running, each holding its own advisory lock.
+    lanes = o.sql("SELECT string_agg(a.application_name, ',' ORDER BY a.application_name) FROM pg_locks l "
+                  "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                  "AND ((l.classid::bigint << 32) | l.objid::bigint) IN (7286412098152, 7286412098154);")
+    assert lanes == "opsplane-refresher,opsplane-refresher-slow", f"refresher lanes holding their locks: {lanes!r}"
+    o.ingest_ok([finished_run("r-refresh-6", "ag-1", ago(seconds=90), ago(seconds=30))])
+    # Hold the main lane up: each round it first takes the pending duration rows.
+    holder = subprocess.Popen(["psql", o.db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                               "BEGIN; LOCK TABLE ops.run_duration_pending IN ACCESS EXCLUSIVE MODE; "
+                               "SELECT pg_sleep(8); COMMIT;"],
+                              env=dict(os.environ, PGAPPNAME="e2e-refresher-lanes"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def main_lane_waits():
+            assert holder.poll() is None, f"the lock holder exited: {holder.stderr.read()}"
+            waiting = o.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = :'app' "
+                            "AND wait_event_type = 'Lock';", app=MAIN_LANE_APP)
+            assert waiting == "1", "the main lane is not waiting for the lock yet"
+        eventually(main_lane_waits, timeout=5.0, interval=0.1)
+        summary_stamp = _mark_expensive(o, 2000, ended_s_ago=3)
+        top_stamp = _mark_expensive(o, 2000, key=TOP7, ended_s_ago=3)
+
+        def top_refreshed():
+            assert _computed_at(o, TOP7) != top_stamp, "the slow lane did not refresh top agents 7d"
+        eventually(top_refreshed, timeout=4.0, interval=0.2)
+        assert _computed_at(o) == summary_stamp, "the summary was refreshed while the main lane was held up"
+    finally:
+        holder.wait(timeout=20)
+
+    def summary_refreshed():
+        assert _computed_at(o) != summary_stamp, "the main lane did not refresh the summary after the lock went"
+    eventually(summary_refreshed, timeout=10.0, interval=0.2)
 
 
 TOP = "top:agents:today:5:%"

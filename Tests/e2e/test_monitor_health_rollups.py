@@ -56,7 +56,10 @@ def seed(db, tag):
     -- Run and LLM call aggregates are kept two days longer than runs (their buckets trail created_at).
     INSERT INTO ops.run_rollup (axis, bucket, key, runs, failed, cost, costs) VALUES
         ('s', now() - interval '83 days', :'tag' || '-old', 0, 0, 0, 0),
-        ('s', now() - interval '81 days', :'tag' || '-keep', 0, 0, 0, 0);
+        ('s', now() - interval '81 days', :'tag' || '-keep', 0, 0, 0, 0),
+        -- Users by hour serve only the last 24 h: kept two days whatever the retention.
+        ('h', now() - interval '3 days', :'tag' || '-hold', 1, 0, 0, 0),
+        ('h', now() - interval '1 day', :'tag' || '-hkeep', 1, 0, 0, 0);
     INSERT INTO ops.llm_rollup (bucket, provider, model, calls, prompt_tokens, completion_tokens, latency_sum,
                                 latencies, errors, cost, costs) VALUES
         (now() - interval '83 days', :'tag' || '-old', 'hc', 0, 0, 0, 0, 0, 0, 0, 0),
@@ -95,6 +98,7 @@ def test_rollups_and_retention(db, monitors):
         for table, column in TAGGED:
             db.run(f"DELETE FROM {table} WHERE {column} IN (:'o', :'k', :'s')",
                    o=f"{tag}-old", k=f"{tag}-keep", s=f"{tag}-synthetic")
+        db.run("DELETE FROM ops.run_rollup WHERE key IN (:'o', :'k')", o=f"{tag}-hold", k=f"{tag}-hkeep")
 
 
 def check_rollups_and_retention(db, monitors, tag):
@@ -110,6 +114,10 @@ def check_rollups_and_retention(db, monitors, tag):
         left = remaining(db, tag)
         assert all(v == ["keep"] for v in left.values()), left
     eventually(deleted, timeout=60)
+    # The users-by-hour rule runs before the run aggregates' general one, so it has run too.
+    h = db.rows("SELECT key FROM ops.run_rollup WHERE axis = 'h' AND key IN (:'o', :'k')",
+                o=f"{tag}-hold", k=f"{tag}-hkeep")
+    assert [r["key"] for r in h] == [f"{tag}-hkeep"], h
 
     # Ledger rows gone change cached answers as new ones do: the data version moved on.
     def version_moved():
