@@ -23,7 +23,9 @@
 #      answer must be in the database. Meanwhile, every half second, the four reads are
 #      requested and the age of the data in each cached answer is sampled (freshness).
 #   5. steady writes (BENCH_ACT_FRESH_RATE records/s from one connection) with the same
-#      freshness sampling: the condition the 5 s freshness target is judged in.
+#      freshness sampling: the condition the 5 s freshness target is judged in; then again
+#      while a client also reads top agents over 7 and 30 days every 5 s (answers that take
+#      seconds at 1M runs, refreshed in a lane of their own).
 #
 # Knobs (environment):
 #   BENCH_ACT_SIZES            runs today per size, the first is the baseline ("10000 1000000")
@@ -405,18 +407,34 @@ ingest_measure() { # n mode span_s
 # while a dashboard reads: the saturating ingests above leave the refresher a thin share of
 # the CPU, this is a busy platform that still leaves the host some room (1M runs a day is
 # about 12 a second; the default is 170 times that).
-steady_measure() { # n
-  local n=$1 line delay_ms span=$LIVE_SPAN
+# Mode "slowreader": the same writes while a client (an agent polling opsctl) also reads top
+# agents over 7 and 30 days every 5 s, answers that take seconds at 1M runs (their p95 sorts the
+# window's durations): the four reads' freshness then shows whether those hold up the others.
+steady_measure() { # n [mode]
+  local n=$1 mode=${2:-steady} line delay_ms span=$LIVE_SPAN slow=""
   delay_ms=$((BATCH * 1000 / FRESH_RATE))
   [ "$span" != 0 ] || span=600
   sleep 1
-  say "size $L: steady writes, $(num "$FRESH_RATE") records/s (a batch of $BATCH every $delay_ms ms) for ${FRESH_DURATION}s, freshness sampled"
-  freshness_probe "$FRESH_DURATION" steady "$n" &
+  say "size $L: steady writes, $(num "$FRESH_RATE") records/s (a batch of $BATCH every $delay_ms ms) for ${FRESH_DURATION}s, freshness sampled${2:+, top agents 7d/30d read every 5 s}"
+  freshness_probe "$FRESH_DURATION" "$mode" "$n" &
   local probe=$!
-  line=$(ingest_wrk "$FRESH_DURATION" "s$nonce$n" "$span" "$delay_ms")
+  if [ "$mode" = slowreader ]; then
+    ( until=$((SECONDS + FRESH_DURATION))
+      while [ "$SECONDS" -lt "$until" ]; do
+        for w in 7d 30d; do curl -s -o /dev/null -m 30 -H "$auth" "$url/api/ops/top?kind=agents&window=$w&limit=5" & done
+        sleep 5
+      done
+      wait ) &
+    slow=$!
+  fi
+  line=$(ingest_wrk "$FRESH_DURATION" "s$mode$nonce$n" "$span" "$delay_ms")
   wait "$probe" || die "the freshness probe failed during the steady writes"
+  [ -z "$slow" ] || wait "$slow" || true
   [ -n "$line" ] || die "wrk produced no result for the steady writes"
-  record "{\"row\":\"steady\",\"size\":$n,\"rate\":$FRESH_RATE,\"result\":$line}"
+  local slow_ms="{}"   # what the slow reads last took to compute
+  [ -z "$slow" ] || slow_ms=$(q -c "SELECT coalesce(json_object_agg(split_part(key, ':', 3), round(compute_ms)), '{}')
+                                    FROM ops.api_cache WHERE key LIKE 'top:agents:7d:5:%' OR key LIKE 'top:agents:30d:5:%'")
+  record "{\"row\":\"steady\",\"mode\":\"$mode\",\"size\":$n,\"rate\":$FRESH_RATE,\"slow_compute_ms\":$slow_ms,\"result\":$line}"
 }
 
 check_get /api/ops/ping
@@ -485,7 +503,7 @@ for n in $SIZES; do
   fi
   ingest_measure "$n" backfill ""
   [ "$LIVE_SPAN" = 0 ] || ingest_measure "$n" live "$LIVE_SPAN"
-  [ "$FRESH_RATE" = 0 ] || steady_measure "$n"
+  [ "$FRESH_RATE" = 0 ] || { steady_measure "$n"; steady_measure "$n" slowreader; }
 
   end_date=$(q -c "SELECT current_date")
   [ "$end_date" = "$c_date" ] || record "{\"row\":\"midnight\",\"size\":$n,\"from\":\"$c_date\",\"to\":\"$end_date\"}"

@@ -147,7 +147,7 @@ def main():
         elif row == "freshness":
             fresh[(r["mode"], r["size"])] = parse_ages(r["samples"])
         elif row == "steady":
-            steady[r["size"]] = r
+            steady[(r.get("mode", "steady"), r["size"])] = r
         else:
             res = dict(r["result"])
             if "t0" in r:
@@ -318,14 +318,17 @@ def main():
     # freshness_probe), sampled every half second after a dashboard-like read of all four.
     # Judged against the 5 s during the steady writes; during the saturating ingests (both
     # cores busy with writes, the refresher gets a thin share) the ages are shown as they are.
-    order = {"steady": 0, "backfill": 1, "live": 2}
+    order = {"steady": 0, "slowreader": 1, "backfill": 2, "live": 3}
     for (mode, n), ages in sorted(fresh.items(), key=lambda kv: (kv[0][1], order.get(kv[0][0], 9))):
-        if mode == "steady":
-            st = steady.get(n)
+        if mode in ("steady", "slowreader"):
+            st = steady.get((mode, n))
             res = st["result"] if st else None
             achieved = (res["ok_requests"] * res["batch"] / (res["duration_us"] / 1e6)) if res else 0
             what = (f"during steady writes at {label(n)} ({achieved:,.0f} records/s achieved of "
                     f"{st['rate'] if st else '?':,} asked, one connection)")
+            if mode == "slowreader":
+                took = ", ".join(f"{w} {ms:,.0f} ms" for w, ms in sorted((st or {}).get("slow_compute_ms", {}).items()))
+                what += f" while top agents 7d and 30d ({took or 'not computed'}) are read every 5 s (shown, not judged)"
         else:
             what = f"during the ingest {mode} at {label(n)} ({conns.get('ingest', '?')} writers saturating the host; shown, not judged)"
         if not ages:

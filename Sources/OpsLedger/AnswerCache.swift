@@ -31,7 +31,8 @@ public struct AnswerCache {
         // Prepared: every aggregate read runs it, and planning it cost more than running it.
         let r = try db.preparedQuery("ops_answer_cache_read", """
             SELECT (SELECT last_value FROM ops.data_version), c.data_version,
-                   extract(epoch FROM clock_timestamp() - c.computed_at) * 1000, c.compute_ms, c.body,
+                   extract(epoch FROM clock_timestamp() - c.computed_at) * 1000,
+                   greatest(c.compute_ms, coalesce(c.request_ms, 0)), c.body,
                    c.last_read_at < clock_timestamp() - interval '5 seconds'
             FROM (SELECT 1) one LEFT JOIN ops.api_cache c ON c.key = $1
             """, [key])
@@ -43,6 +44,7 @@ public struct AnswerCache {
         if r.bool(0, 5) == true {
             try db.query("UPDATE ops.api_cache SET last_read_at = clock_timestamp() WHERE key = $1", [key])
         }
+        // `ms`: the longer of the refresher's and the request path's last computation (0017).
         let cached = CachePolicy.Cached(dataVersion: v, ageMillis: age, computeMillis: ms)
         let decision = policy.decide(cached, currentVersion: version, rolling: answer.hasRollingWindow)
         let expensive = ms > policy.cheapMillis
@@ -52,7 +54,7 @@ public struct AnswerCache {
                 guard try db.query("SELECT pg_try_advisory_xact_lock(hashtext($1))", [key]).bool(0, 0) == true else {
                     return body  // another worker is recomputing it
                 }
-                return try store(answer, now: now, version: version)
+                return try store(answer, now: now, version: version, inRequest: true)
             }
         } catch let error as PGError where db.isHealthy {
             logger?.warn("serving the previous answer: recomputing failed", [("key", .string(key)), ("error", .string(error.description))])
@@ -67,16 +69,17 @@ public struct AnswerCache {
             try db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [answer.key])
             let again = try db.query("SELECT body FROM ops.api_cache WHERE key = $1", [answer.key])
             if let body = again.string(0, 0) { return body }
-            return try store(answer, now: now, version: version)
+            return try store(answer, now: now, version: version, inRequest: true)
         }
     }
 
     /// Computes and stores; the caller holds the key's lock. With a memo (the refresher), the
     /// answer is stored under the oldest data version it reflects. With `durations`, `version`
     /// must have been read before they were last synced (they may miss what committed after).
+    /// `inRequest`: computed by a request, whose time is also kept as request_ms.
     @discardableResult
     public func store(_ answer: CachedAnswer, now: UTCTime, version: Int64, memo: TopAgentsMemo? = nil,
-                      durations: RunDurations? = nil) throws -> String {
+                      durations: RunDurations? = nil, inRequest: Bool = false) throws -> String {
         let start = Timestamp.monotonicMillis()
         memo?.begin(version: version)
         durations?.begin()
@@ -90,11 +93,12 @@ public struct AnswerCache {
         let oldest = min(start, memo?.oldestStartUsed ?? start, durations?.usedSyncMillis ?? start)
         let computeMillis = max(end - start + (memo?.reusedMillis ?? 0), end - oldest)
         try db.query("""
-            INSERT INTO ops.api_cache (key, data_version, computed_at, compute_ms, body, last_read_at)
-            VALUES ($1, $2, clock_timestamp(), $3, $4, clock_timestamp())
+            INSERT INTO ops.api_cache AS c (key, data_version, computed_at, compute_ms, body, last_read_at, request_ms)
+            VALUES ($1, $2, clock_timestamp(), $3, $4, clock_timestamp(), CASE WHEN $5::boolean THEN $3::double precision END)
             ON CONFLICT (key) DO UPDATE SET data_version = EXCLUDED.data_version,
-                computed_at = EXCLUDED.computed_at, compute_ms = EXCLUDED.compute_ms, body = EXCLUDED.body
-            """, [answer.key, String(version), String(computeMillis), body])
+                computed_at = EXCLUDED.computed_at, compute_ms = EXCLUDED.compute_ms, body = EXCLUDED.body,
+                request_ms = coalesce(EXCLUDED.request_ms, c.request_ms)
+            """, [answer.key, String(version), String(computeMillis), body, inRequest ? "true" : "false"])
         return body
     }
 }

@@ -93,7 +93,8 @@ public final class AnswerRefresher: @unchecked Sendable {
         let rows = try db.query("""
             SELECT c.key, c.data_version, d.v, extract(epoch FROM clock_timestamp() - c.computed_at) * 1000, c.compute_ms
             FROM ops.api_cache c, (SELECT last_value AS v FROM ops.data_version) d
-            WHERE c.last_read_at > clock_timestamp() - interval '60 seconds' AND c.compute_ms > $1
+            WHERE c.last_read_at > clock_timestamp() - interval '60 seconds'
+              AND greatest(c.compute_ms, coalesce(c.request_ms, 0)) > $1
             """, [String(policy.cheapMillis)])
         var candidates: [(key: String, answer: CachedAnswer, ageMillis: Double)] = []
         for i in 0..<rows.rowCount {
