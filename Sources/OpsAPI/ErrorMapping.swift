@@ -1,10 +1,16 @@
 import OpsHTTP
+import OpsLedger
 import OpsLog
 import OpsPostgres
 
 /// Turns errors that are not `APIError`s into answers a client can act on, and logs the
 /// details that the client must not see.
 public func mapError(_ error: Error, _ request: Request, logger: Logger) -> APIError? {
+    if error is AnswerComputing {
+        return APIError(status: 503, code: "answer_computing",
+                        message: "This answer takes longer to compute than a request may wait; it is being computed in the background. Retry in a few seconds.",
+                        headers: [HTTPHeader("Retry-After", "5")])
+    }
     guard let pg = error as? PGError else {
         logger.error("unhandled error", [("request_id", .string(request.requestID)), ("error", .string("\(error)"))])
         return nil

@@ -12,6 +12,13 @@ import OpsPostgres
 ///   that holds the key's lock and then read its answer;
 /// - when a recomputation fails (a statement timeout under load), the previous answer is
 ///   served rather than an error.
+/// A cached answer takes longer to compute than a request may wait (the statement timeout):
+/// the refresher computes it in the background, without that timeout, and the client is told
+/// to come back (503 `answer_computing` with Retry-After).
+public struct AnswerComputing: Error, Sendable {
+    public let key: String
+}
+
 public struct AnswerCache {
     /// An expensive answer older than this is recomputed in the request after all (the
     /// refresher is not keeping up, or not running).
@@ -40,6 +47,7 @@ public struct AnswerCache {
         guard let body = r.string(0, 4), let v = r.int(0, 1), let age = r.double(0, 2), let ms = r.double(0, 3) else {
             return try computeCold(answer, now: now, version: version)
         }
+        if body.isEmpty { throw AnswerComputing(key: key) }  // a placeholder: the refresher has it
         // Tells the refresher this key is still wanted (a write at most every 5 s per key).
         if r.bool(0, 5) == true {
             try db.query("UPDATE ops.api_cache SET last_read_at = clock_timestamp() WHERE key = $1", [key])
@@ -64,12 +72,32 @@ public struct AnswerCache {
 
     /// The first computation of a key: one worker computes, the others wait on its lock and
     /// read the result instead of computing it again.
+    /// If the computation outlasts the statement timeout, a placeholder row (empty body, taken
+    /// for a long and long-ago computation) hands it to the refresher, which has no timeout:
+    /// otherwise an answer slower than the timeout (top agents over 30 days at tens of millions
+    /// of runs) was attempted by every request and never stored.
     func computeCold(_ answer: CachedAnswer, now: UTCTime, version: Int64) throws -> String {
-        try db.transaction {
-            try db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [answer.key])
-            let again = try db.query("SELECT body FROM ops.api_cache WHERE key = $1", [answer.key])
-            if let body = again.string(0, 0) { return body }
-            return try store(answer, now: now, version: version, inRequest: true)
+        do {
+            return try db.transaction {
+                try db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [answer.key])
+                let again = try db.query("SELECT body FROM ops.api_cache WHERE key = $1", [answer.key])
+                if let body = again.string(0, 0) {
+                    if body.isEmpty { throw AnswerComputing(key: answer.key) }
+                    return body
+                }
+                return try store(answer, now: now, version: version, inRequest: true)
+            }
+        } catch let error as PGError where error.sqlState == "57014" && db.isHealthy {
+            let waited = try db.query("SELECT current_setting('statement_timeout')::interval").string(0, 0) ?? "?"
+            try db.query("""
+                INSERT INTO ops.api_cache (key, data_version, computed_at, compute_ms, request_ms, body, last_read_at)
+                SELECT $1, -1, clock_timestamp() - interval '1 hour', ms, ms, '', clock_timestamp()
+                FROM (SELECT greatest(extract(epoch FROM current_setting('statement_timeout')::interval) * 1000, $2) AS ms) t
+                ON CONFLICT (key) DO NOTHING
+                """, [answer.key, String(AnswerRefresher.slowMillis + 1)])  // never taken for cheap
+            logger?.info("answer handed to the refresher: it outlasted the statement timeout",
+                         [("key", .string(answer.key)), ("timeout", .string(waited))])
+            throw AnswerComputing(key: answer.key)
         }
     }
 

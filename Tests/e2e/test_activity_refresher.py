@@ -17,6 +17,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from activity_helpers import clean, ops, eventually, finished_run, ago  # noqa: F401
 
 SUMMARY = "summary:%"
@@ -171,6 +173,48 @@ def test_slow_answers_are_refreshed_while_the_main_lane_is_held_up(clean):
     def summary_refreshed():
         assert _computed_at(o) != summary_stamp, "the main lane did not refresh the summary after the lock went"
     eventually(summary_refreshed, timeout=10.0, interval=0.2)
+
+
+def test_an_answer_slower_than_the_statement_timeout_is_handed_to_the_refresher(clean):
+    """A cold answer that outlasts the request's statement timeout (5 s on the test stack) is
+    not lost: the request answers 503 answer_computing with Retry-After, and the refresher,
+    which has no timeout, computes it; the next read gets it. Made slow here by holding the
+    run aggregates' table for 7 s."""
+    o = clean
+    timeout_s = int(os.environ.get("OPS_DB_STATEMENT_TIMEOUT_MS", "5000")) / 1000
+    if timeout_s == 0:
+        pytest.skip("the stack runs without a statement timeout (OPS_DB_STATEMENT_TIMEOUT_MS=0)")
+    o.ingest_ok([finished_run("r-refresh-9", "ag-1", ago(seconds=90), ago(seconds=30))])
+    holder = subprocess.Popen(["psql", o.db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                               "BEGIN; LOCK TABLE ops.run_rollup IN ACCESS EXCLUSIVE MODE; "
+                               f"SELECT pg_sleep({timeout_s + 2}); COMMIT;"],
+                              env=dict(os.environ, PGAPPNAME="e2e-refresher-timeout"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def held():
+            assert holder.poll() is None, f"the lock holder exited: {holder.stderr.read()}"
+            n = o.sql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                      "WHERE a.application_name = 'e2e-refresher-timeout' AND l.mode = 'AccessExclusiveLock' AND l.granted;")
+            assert n == "1", "the aggregates' table is not held yet"
+        eventually(held, timeout=5.0, interval=0.1)
+        t0 = time.monotonic()
+        r = o.get("/api/ops/top", {"kind": "agents", "window": "7d", "limit": "5"})
+        waited = time.monotonic() - t0
+        assert r.status_code == 503, (r.status_code, r.text)
+        assert r.json()["error"]["code"] == "answer_computing", r.text
+        assert r.headers.get("Retry-After") == "5", r.headers
+        assert waited >= timeout_s - 1, f"answered after {waited:.1f} s: the statement timeout did not apply"
+        # The refresher's computation waits for the table too: the placeholder is still there.
+        placeholder = o.sql("SELECT body = '' FROM ops.api_cache WHERE key LIKE :'k';", k=TOP7)
+        assert placeholder == "t", f"no placeholder was left for the refresher: {placeholder!r}"
+    finally:
+        holder.wait(timeout=20)
+
+    def computed_by_the_refresher():
+        r = o.get("/api/ops/top", {"kind": "agents", "window": "7d", "limit": "5"})
+        assert r.status_code == 200, (r.status_code, r.text)
+        assert [a["agent_id"] for a in r.json()] == ["ag-1"], r.text
+    eventually(computed_by_the_refresher, timeout=15.0, interval=0.5)
 
 
 TOP = "top:agents:today:5:%"
