@@ -327,6 +327,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+def hold_in_second_session(o, statement, app, lock_filter):
+    """Runs `statement` (BEGIN; take a lock; pg_sleep(...); COMMIT) in a second psql session named
+    `app` and returns its process once a lock matching `lock_filter` (SQL on pg_locks l) is
+    granted to it. The caller waits for the process."""
+    holder = subprocess.Popen(["psql", o.db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", statement],
+                              env=dict(os.environ, PGAPPNAME=app),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def granted():
+        assert holder.poll() is None, f"the lock holder exited: {holder.stderr.read()}"
+        n = o.sql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                  f"WHERE a.application_name = :'app' AND l.granted AND ({lock_filter});", app=app)
+        assert n == "1", f"{app} does not hold its lock yet"
+    eventually(granted, timeout=5.0, interval=0.1)
+    return holder
+
+
 # --- fixtures -------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -14,12 +14,11 @@ refresher replaces it (computed_at moves):
 """
 
 import os
-import subprocess
 import time
 
 import pytest
 
-from activity_helpers import clean, ops, eventually, finished_run, ago  # noqa: F401
+from activity_helpers import clean, ops, eventually, finished_run, ago, hold_in_second_session  # noqa: F401
 
 SUMMARY = "summary:%"
 
@@ -131,6 +130,13 @@ def test_an_answer_a_request_found_expensive_stays_the_refreshers(clean):
 
 TOP7 = "top:agents:7d:5:%"
 MAIN_LANE_APP = "opsplane-refresher"
+LOCK_HOLDER_APP = "e2e-refresher-lock"
+
+
+def _lock_table(o, table, seconds):
+    """A second session holding `table` exclusively for `seconds`; returns once it holds it."""
+    return hold_in_second_session(o, f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;",
+                                  LOCK_HOLDER_APP, "l.mode = 'AccessExclusiveLock'")
 
 
 def test_slow_answers_are_refreshed_while_the_main_lane_is_held_up(clean):
@@ -148,11 +154,7 @@ def test_slow_answers_are_refreshed_while_the_main_lane_is_held_up(clean):
     assert lanes == "opsplane-refresher,opsplane-refresher-slow", f"refresher lanes holding their locks: {lanes!r}"
     o.ingest_ok([finished_run("r-refresh-6", "ag-1", ago(seconds=90), ago(seconds=30))])
     # Hold the main lane up: each round it first takes the pending duration rows.
-    holder = subprocess.Popen(["psql", o.db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
-                               "BEGIN; LOCK TABLE ops.run_duration_pending IN ACCESS EXCLUSIVE MODE; "
-                               "SELECT pg_sleep(8); COMMIT;"],
-                              env=dict(os.environ, PGAPPNAME="e2e-refresher-lanes"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    holder = _lock_table(o, "ops.run_duration_pending", 8)
     try:
         def main_lane_waits():
             assert holder.poll() is None, f"the lock holder exited: {holder.stderr.read()}"
@@ -185,18 +187,8 @@ def test_an_answer_slower_than_the_statement_timeout_is_handed_to_the_refresher(
     if timeout_s == 0:
         pytest.skip("the stack runs without a statement timeout (OPS_DB_STATEMENT_TIMEOUT_MS=0)")
     o.ingest_ok([finished_run("r-refresh-9", "ag-1", ago(seconds=90), ago(seconds=30))])
-    holder = subprocess.Popen(["psql", o.db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
-                               "BEGIN; LOCK TABLE ops.run_rollup IN ACCESS EXCLUSIVE MODE; "
-                               f"SELECT pg_sleep({timeout_s + 2}); COMMIT;"],
-                              env=dict(os.environ, PGAPPNAME="e2e-refresher-timeout"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    holder = _lock_table(o, "ops.run_rollup", timeout_s + 2)
     try:
-        def held():
-            assert holder.poll() is None, f"the lock holder exited: {holder.stderr.read()}"
-            n = o.sql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                      "WHERE a.application_name = 'e2e-refresher-timeout' AND l.mode = 'AccessExclusiveLock' AND l.granted;")
-            assert n == "1", "the aggregates' table is not held yet"
-        eventually(held, timeout=5.0, interval=0.1)
         t0 = time.monotonic()
         r = o.get("/api/ops/top", {"kind": "agents", "window": "7d", "limit": "5"})
         waited = time.monotonic() - t0

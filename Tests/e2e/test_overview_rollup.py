@@ -20,13 +20,11 @@ import concurrent.futures
 import datetime as dt
 import json
 import math
-import os
-import subprocess
 import time
 from decimal import Decimal
 
 from activity_helpers import (clean, ops, eventually, run, finished_run, llm_call, agent, ago, iso, now,  # noqa: F401
-                              today_ago, today_start)
+                              today_ago, today_start, hold_in_second_session)
 
 # ops.fold_run_rollup() skips its round while another session holds this (migration 0014/0016).
 FOLD_LOCK = 7286412098153
@@ -579,18 +577,8 @@ def test_top_models_equal_the_direct_computation_of_whole_days(clean):
 def hold_fold_lock(o, seconds):
     """A second session holding the fold's lock (ops.fold_run_rollup skips while it is held);
     returns once it is granted."""
-    holder = subprocess.Popen(["psql", o.db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
-                               f"BEGIN; SELECT pg_advisory_xact_lock({FOLD_LOCK}); SELECT pg_sleep({seconds}); COMMIT;"],
-                              env=dict(os.environ, PGAPPNAME=LOCK_HOLDER_APP),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-    def granted():
-        assert holder.poll() is None, f"the lock holder exited: {holder.stderr.read()}"
-        n = o.sql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                  "WHERE a.application_name = :'app' AND l.locktype = 'advisory' AND l.granted;", app=LOCK_HOLDER_APP)
-        assert n == "1", "the fold's lock is not held yet"
-    eventually(granted, timeout=5.0, interval=0.1)
-    return holder
+    return hold_in_second_session(o, f"BEGIN; SELECT pg_advisory_xact_lock({FOLD_LOCK}); SELECT pg_sleep({seconds}); COMMIT;",
+                                  LOCK_HOLDER_APP, "l.locktype = 'advisory'")
 
 
 def test_pending_llm_rows_count_in_the_answers_and_are_folded(clean):
