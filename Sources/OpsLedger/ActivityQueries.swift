@@ -243,7 +243,8 @@ public struct ActivityQueries {
         // from the hourly aggregates (migration 0016: runs by created hour and status, LLM calls
         // by hour, provider and model); the partial hour at its start and the current hour's rows
         // dated after now (ingest accepts clocks up to a day ahead) are read from the tables.
-        // 1.9 s → ~0.1 s at 1.4M runs in 24 h.
+        // 1.8 s → 12–20 ms with 1.1M runs and 2.2M calls in 24 h (up to ~90 ms more when the
+        // partial first hour is a whole hour at 1M runs a day).
         let windowStart = now.adding(seconds: -period.seconds)
         let firstWholeHour = windowStart.startOfHour.adding(seconds: 3_600)
         let currentHour = now.startOfHour

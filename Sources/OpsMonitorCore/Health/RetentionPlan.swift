@@ -55,13 +55,13 @@ public enum RetentionPlan {
             RetentionRule(table: "ops.runs", timeColumn: "created_at", maxAgeSeconds: keep, isLedger: true),
             RetentionRule(table: "ops.messages", timeColumn: "created_at", maxAgeSeconds: keep, isLedger: true),
             RetentionRule(table: "ops.llm_calls", timeColumn: "ts", maxAgeSeconds: keep, isLedger: true),
+            // Axis h of the runs' aggregates (users by start hour) serves only active_users_24h:
+            // two days of it are enough, and at every user × hour it is most of the table (at
+            // 2,000 users, 1.2M of 1.4M rows over 31 days), which each fold's upserts wade through.
+            RetentionRule(table: "ops.run_rollup", timeColumn: "bucket", condition: "axis = 'h'", maxAgeSeconds: 2 * day),
             // The runs' aggregates (migration 0014): deleting the runs above leaves their buckets
             // at zero, and a run's buckets (start and finish) are at most a little younger than
             // its created_at; two days on, nothing counts in them any more.
-            // Axis h (users by start hour) serves only active_users_24h: two days of it are
-            // enough, and at every user × hour it is most of the table (at 2,000 users, 1.2M of
-            // 1.4M rows over 31 days), which each fold's upserts then wade through.
-            RetentionRule(table: "ops.run_rollup", timeColumn: "bucket", condition: "axis = 'h'", maxAgeSeconds: 2 * day),
             RetentionRule(table: "ops.run_rollup", timeColumn: "bucket", maxAgeSeconds: keep + 2 * day),
             // The LLM calls' (migration 0016), by the same rule: their buckets are the calls' hours.
             RetentionRule(table: "ops.llm_rollup", timeColumn: "bucket", maxAgeSeconds: keep + 2 * day),
