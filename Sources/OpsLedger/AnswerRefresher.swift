@@ -36,15 +36,16 @@ public final class AnswerRefresher: @unchecked Sendable {
     private var connection: PGConnection?
     private var holdsLock = false
     private let memo = TopAgentsMemo()
-    /// Today's duration histograms (migration 0014): kept up to date every round, also while
-    /// no answer is due, so that the pending rows stay few.
-    private let durations = RunDurations()
+    /// Today's duration histograms (migration 0014), the main lane's only: kept up to date every
+    /// round, also while no answer is due, so that the pending rows stay few.
+    private let durations: RunDurations?
 
     public init(databaseURL: String, policy: CachePolicy, logger: Logger, lane: Lane = .main) {
         self.databaseURL = databaseURL
         self.policy = policy
         self.logger = logger
         self.lane = lane
+        durations = lane == .main ? RunDurations() : nil  // the slow lane's answers never read them
     }
 
     public func run() -> Never {
@@ -58,7 +59,7 @@ public final class AnswerRefresher: @unchecked Sendable {
                 }
                 connection = nil
                 holdsLock = false
-                durations.reset()
+                durations?.reset()
                 usleep(1_000_000)
             }
         }
@@ -75,7 +76,7 @@ public final class AnswerRefresher: @unchecked Sendable {
         if !holdsLock {
             holdsLock = try db.query("SELECT pg_try_advisory_lock($1::bigint)", [lane.lockKey]).bool(0, 0) == true
             guard holdsLock else { usleep(750_000); return false }
-            durations.reset()  // another refresher may have taken pending rows meanwhile
+            durations?.reset()  // another refresher may have taken pending rows meanwhile
         }
         // Ingest's pending aggregates first (migration 0014): readers add them up on every
         // read until they are folded, so the fewer the cheaper.
@@ -84,7 +85,7 @@ public final class AnswerRefresher: @unchecked Sendable {
         // stored under it, as the histograms may miss what commits after the sync.
         let version = try db.query("SELECT last_value FROM ops.data_version").int(0, 0) ?? 0
         let buildStart = Timestamp.monotonicMillis()
-        if lane == .main, try durations.sync(db, now: UTCTime.now()) {
+        if try durations?.sync(db, now: UTCTime.now()) == true {
             logger.info("built today's duration histograms from ops.runs",
                         [("ms", .int(Int64(Timestamp.monotonicMillis() - buildStart)))])
         }
@@ -120,7 +121,7 @@ public final class AnswerRefresher: @unchecked Sendable {
                 try db.transaction {
                     guard try db.query("SELECT pg_try_advisory_xact_lock(hashtext($1))", [key]).bool(0, 0) == true else { return }
                     try AnswerCache(connection: db, policy: policy).store(answer, now: UTCTime.now(), version: version,
-                                                                          memo: memo, durations: lane == .main ? durations : nil)
+                                                                          memo: memo, durations: durations)
                 }
                 worked = true
             } catch let error as PGError where db.isHealthy {

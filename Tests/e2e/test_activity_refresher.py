@@ -49,19 +49,26 @@ def _assert(cond, message):
     assert cond, message
 
 
+def _assert_kept_then_refreshed(o, stamp, kept_s, timeout, too_soon, never):
+    """The summary cached under `stamp` is still the same after kept_s seconds, then replaced
+    within `timeout` seconds."""
+    t0 = time.monotonic()
+    time.sleep(kept_s)
+    assert _computed_at(o) == stamp, f"{too_soon} ({time.monotonic() - t0:.1f} s)"
+
+    def refreshed():
+        assert _computed_at(o) != stamp, never
+    eventually(refreshed, timeout=timeout, interval=0.2)
+
+
 def test_unchanged_data_waits_twice_the_computation_then_is_refreshed(clean):
     o = clean
     _cached_summary(o)
     stamp = _mark_expensive(o, 2500)  # due again 5 s after it ended, not at 1.5 s
-    t0 = time.monotonic()
-    time.sleep(3.0)
-    assert _computed_at(o) == stamp, (
-        "the refresher recomputed an expensive answer of unchanged data before twice its computation "
-        f"time (5 s) had passed ({time.monotonic() - t0:.1f} s)")
-
-    def refreshed():
-        assert _computed_at(o) != stamp, "the refresher never recomputed the answer of unchanged data"
-    eventually(refreshed, timeout=15.0, interval=0.5)
+    _assert_kept_then_refreshed(o, stamp, 3.0, 15.0,
+                                "the refresher recomputed an expensive answer of unchanged data before twice "
+                                "its computation time (5 s) had passed",
+                                "the refresher never recomputed the answer of unchanged data")
 
 
 def test_changed_data_is_refreshed_at_once(clean):
@@ -85,15 +92,9 @@ def test_changed_data_waits_as_long_as_the_last_computation_took(clean):
     _cached_summary(o)
     stamp = _mark_expensive(o, 4000)  # 4 s, ended just now
     o.ingest_ok([finished_run("r-refresh-5", "ag-1", ago(seconds=90), ago(seconds=30))])
-    t0 = time.monotonic()
-    time.sleep(2.5)
-    assert _computed_at(o) == stamp, (
-        "the refresher recomputed a 4 s answer of changed data before it was 4 s old "
-        f"({time.monotonic() - t0:.1f} s)")
-
-    def refreshed():
-        assert _computed_at(o) != stamp, "the refresher never recomputed the answer of changed data"
-    eventually(refreshed, timeout=10.0, interval=0.2)
+    _assert_kept_then_refreshed(o, stamp, 2.5, 10.0,
+                                "the refresher recomputed a 4 s answer of changed data before it was 4 s old",
+                                "the refresher never recomputed the answer of changed data")
 
 
 def _request_ms(o, key=SUMMARY):

@@ -13,60 +13,9 @@ import json
 import subprocess
 import time
 
-from activity_helpers import clean, ops, eventually, run, finished_run, ago, today_ago, today_start  # noqa: F401
+from activity_helpers import (clean, ops, eventually, run, finished_run, ago, today_ago, today_start,  # noqa: F401
+                              assert_rollup_matches, assert_rollup_not_empty)
 import datetime as dt
-
-# Rows of ops.run_rollup_now (folded + pending, summed) that differ from ops.runs recomputed, in
-# either direction. Zero rows on both sides are equal to no row.
-DIFF_SQL = """
-WITH raw AS (
-  SELECT 's'::"char" AS axis, date_trunc('hour', started_at, 'UTC') AS bucket, agent_id AS key,
-         count(*) AS runs, 0::bigint AS failed, coalesce(sum(cost_usd), 0) AS cost, count(cost_usd) AS costs,
-         0::numeric AS duration_sum, 0::bigint AS durations
-  FROM ops.runs WHERE started_at IS NOT NULL GROUP BY 1, 2, 3
-  UNION ALL
-  SELECT 'u'::"char", date_trunc('day', started_at, 'UTC'), user_id, count(*), 0, coalesce(sum(cost_usd), 0), count(cost_usd), 0, 0
-  FROM ops.runs WHERE started_at IS NOT NULL AND user_id IS NOT NULL GROUP BY 1, 2, 3
-  UNION ALL
-  SELECT 'h'::"char", date_trunc('hour', started_at, 'UTC'), user_id, count(*), 0, 0, 0, 0, 0
-  FROM ops.runs WHERE started_at IS NOT NULL AND user_id IS NOT NULL GROUP BY 1, 2, 3
-  UNION ALL
-  SELECT 'f'::"char", date_trunc('hour', finished_at, 'UTC'), '', 0, count(*) FILTER (WHERE status = 'failed'),
-         coalesce(sum(cost_usd), 0), count(cost_usd), 0, 0
-  FROM ops.runs WHERE finished_at IS NOT NULL GROUP BY 1, 2, 3
-  UNION ALL
-  SELECT 'c'::"char", date_trunc('day', finished_at, 'UTC'), user_id, 0, 0, sum(cost_usd), count(*), 0, 0
-  FROM ops.runs WHERE finished_at IS NOT NULL AND user_id IS NOT NULL AND cost_usd IS NOT NULL GROUP BY 1, 2, 3
-  UNION ALL
-  SELECT 'o'::"char", date_trunc('hour', created_at, 'UTC'), status, count(*), 0, 0, 0,
-         coalesce(sum(duration_ms) FILTER (WHERE status = 'success'), 0), count(duration_ms) FILTER (WHERE status = 'success')
-  FROM ops.runs GROUP BY 1, 2, 3
-), agg AS (
-  SELECT axis, bucket, key, sum(runs) AS runs, sum(failed) AS failed, sum(cost) AS cost, sum(costs) AS costs,
-         sum(duration_sum) AS duration_sum, sum(durations) AS durations
-  FROM ops.run_rollup_now GROUP BY 1, 2, 3
-)
-SELECT json_agg(d) FROM (
-  (SELECT 'missing' AS side, * FROM (SELECT * FROM raw WHERE runs <> 0 OR failed <> 0 OR cost <> 0 OR costs <> 0
-                                      OR duration_sum <> 0 OR durations <> 0
-                                      EXCEPT SELECT * FROM agg) m)
-  UNION ALL
-  (SELECT 'extra', * FROM (SELECT * FROM agg WHERE runs <> 0 OR failed <> 0 OR cost <> 0 OR costs <> 0
-                           OR duration_sum <> 0 OR durations <> 0
-                           EXCEPT SELECT * FROM raw) e)
-) d;
-"""
-
-
-def assert_rollup_matches(o, what):
-    diff = o.sql(DIFF_SQL)
-    assert diff == "", f"after {what}, ops.run_rollup_now differs from ops.runs: {diff}"
-
-
-def assert_rollup_not_empty(o):
-    # A comparison of two empty sides cannot fail: make sure there was something to compare.
-    n = int(o.sql("SELECT count(*) FROM ops.run_rollup_now;"))
-    assert n > 0, "ops.run_rollup_now has no rows although runs were written"
 
 
 def pending(o):
